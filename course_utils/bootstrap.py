@@ -1,0 +1,84 @@
+"""Set up everything and open the course, or run the tests: the README's two commands.
+
+    python3 -m course_utils.bootstrap lab     # venv + install, then JupyterLab on course/
+    python3 -m course_utils.bootstrap test    # venv + install, then the whole test suite
+
+Run from the repository root with any Python >= 3.10; this file uses the standard library only.
+It creates ``.venv`` (or ``$COURSE_VENV``), installs torch first (``torch==2.13.0``: on machines with
+a local CPU wheel that is what pip takes; set ``COURSE_TORCH_INDEX`` to a wheel index, e.g.
+``https://download.pytorch.org/whl/cpu``, to choose a build elsewhere), then the course package with
+its test extras. Re-running skips installation while ``pyproject.toml`` is unchanged. Extra
+arguments go to JupyterLab or pytest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TORCH_PIN = "torch==2.13.0"
+
+
+def fail(message: str) -> None:
+    print(f"bootstrap: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def venv_python(venv_dir: Path) -> Path:
+    return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def run(cmd: list[str], **kwargs) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    result = subprocess.run(cmd, **kwargs)
+    if result.returncode != 0:
+        fail(f"`{' '.join(str(c) for c in cmd)}` failed with exit code {result.returncode} (see the output above).")
+
+
+def ensure_environment(venv_dir: Path) -> Path:
+    """Create the venv and install the course into it; return its python."""
+    if not (ROOT / "pyproject.toml").is_file():
+        fail(f"no pyproject.toml in {ROOT}: run this from a clone of the course repository.")
+    python = venv_python(venv_dir)
+    if not python.exists():
+        print(f"Creating a virtual environment in {venv_dir}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(venv_dir)
+    stamp = venv_dir / ".course-installed"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return python
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+    has_torch = subprocess.run([str(python), "-c", "import torch"], capture_output=True).returncode == 0
+    if not has_torch:
+        index = os.environ.get("COURSE_TORCH_INDEX")
+        run(pip + [TORCH_PIN] + (["--index-url", index] if index else []))
+    run(pip + ["-e", f"{ROOT}[test]"])
+    stamp.write_text(wanted)
+    return python
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"lab", "test", "install"}:
+        print(__doc__)
+        return 2
+    command, extra = argv[0], argv[1:]
+    venv_dir = Path(os.environ.get("COURSE_VENV", ROOT / ".venv"))
+    python = ensure_environment(venv_dir)
+    env = {**os.environ, "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if command == "install":
+        return 0
+    if command == "lab":
+        return subprocess.call([str(python), "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT / 'course'}",
+                                *extra], cwd=ROOT, env=env)
+    env.update(COURSE_PROFILE=env.get("COURSE_PROFILE", "tiny"), HF_HUB_OFFLINE="1", MPLBACKEND="Agg")
+    workers = ["-n", os.environ.get("COURSE_TEST_WORKERS", "2")]
+    return subprocess.call([str(python), "-m", "pytest", *workers, *extra], cwd=ROOT, env=env)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

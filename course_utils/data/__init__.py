@@ -1,0 +1,102 @@
+"""The course's data: customer-support e-mails (the running example) and a general-domain probe set.
+
+``load_emails()`` returns a ``datasets.DatasetDict`` with ``train``, ``validation``, ``test`` and
+``shifted_test`` read from the JSONL files shipped in ``emails/`` (see ``DATA_CARD.md``). Online,
+``load_emails(source="banking77")`` loads a real public data set through the same API.
+``load_paraphrase_probe()`` returns sentence pairs for measuring forgetting (lesson 03).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..profiles import Profile, resolve_profile
+from .generate_emails import INTENTS, SPLIT_SIZES, TONES, URGENCIES
+
+DATA_DIR = Path(__file__).resolve().parent
+EMAILS_DIR = DATA_DIR / "emails"
+PROBE_FILE = DATA_DIR / "probe" / "paraphrase_pairs.jsonl"
+SPLITS = tuple(SPLIT_SIZES)
+LABEL2ID = {label: i for i, label in enumerate(INTENTS)}
+ID2LABEL = dict(enumerate(INTENTS))
+EMAIL_FIELDS = ("id", "text", "intent", "urgency", "tone", "style", "secondary_intent")
+HUB_SOURCES = {"banking77": "PolyAI/banking77"}
+
+__all__ = ["INTENTS", "URGENCIES", "TONES", "SPLITS", "LABEL2ID", "ID2LABEL", "load_emails",
+           "load_paraphrase_probe"]
+
+
+def load_emails(profile: Profile | str | None = None, source: str = "shipped", data_dir: Path | str | None = None):
+    """The e-mail splits as a ``DatasetDict``, with an integer ``label`` column for ``intent``.
+
+    ``profile`` caps the sizes (``train_examples`` for train, ``eval_examples`` for the others), taking
+    a class-balanced, deterministic subset. ``source="banking77"`` loads that hub data set instead
+    (online only; it has train/test splits and its own 77 labels).
+    """
+    import datasets
+
+    if source != "shipped":
+        return _load_hub(source)
+    folder = Path(data_dir) if data_dir else EMAILS_DIR
+    missing = [s for s in SPLITS if not (folder / f"{s}.jsonl").is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"No e-mail data for {', '.join(missing)} in {folder}: regenerate it with "
+            "`python -m course_utils.data.generate_emails` or reinstall the course package."
+        )
+    features = datasets.Features({
+        **{name: datasets.Value("string") for name in EMAIL_FIELDS},
+        "label": datasets.ClassLabel(names=list(INTENTS)),
+    })
+    raw = datasets.DatasetDict({
+        split: datasets.Dataset.from_list(
+            [{**row, "label": LABEL2ID[row["intent"]]} for row in _read_jsonl(folder / f"{split}.jsonl")],
+            features=features)
+        for split in SPLITS
+    })
+    if profile is not None:
+        profile = resolve_profile(profile)
+        raw = datasets.DatasetDict({
+            split: _balanced_subset(ds, profile.train_examples if split == "train" else profile.eval_examples)
+            for split, ds in raw.items()
+        })
+    return raw
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _balanced_subset(ds, n: int):
+    """The first ``n`` rows taken round-robin over classes, so small subsets keep every intent."""
+    if n >= len(ds):
+        return ds
+    by_class: dict[int, list[int]] = {}
+    for i, label in enumerate(ds["label"]):
+        by_class.setdefault(label, []).append(i)
+    order = [idx for group in zip(*by_class.values()) for idx in group]
+    return ds.select(sorted(order[:n]))
+
+
+def _load_hub(source: str):
+    from ..environment import is_online
+
+    if source not in HUB_SOURCES:
+        raise ValueError(f"Unknown data source {source!r}: use 'shipped' or one of {', '.join(HUB_SOURCES)}.")
+    if not is_online():
+        raise ConnectionError(
+            f"{HUB_SOURCES[source]} needs the Hugging Face hub, which is not reachable here: "
+            "use load_emails() for the shipped data."
+        )
+    import datasets
+
+    return datasets.load_dataset(HUB_SOURCES[source])
+
+
+def load_paraphrase_probe():
+    """General-domain sentence pairs (label 1 = paraphrase, 0 = lexically close but different)."""
+    import datasets
+
+    return datasets.Dataset.from_list(_read_jsonl(PROBE_FILE))

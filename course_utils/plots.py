@@ -1,0 +1,51 @@
+"""One plotting style for the course: titled, labelled axes with units, readable in light and dark themes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
+
+
+def use_course_style() -> None:
+    """Apply the course's matplotlib style (white figure background so dark themes stay readable)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update({
+        "figure.figsize": (7, 4), "figure.dpi": 100, "figure.facecolor": "white",
+        "axes.facecolor": "white", "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
+        "axes.spines.right": False, "axes.titleweight": "bold", "axes.prop_cycle": mpl.cycler(color=COLORS),
+        "legend.frameon": False, "font.size": 11,
+    })
+
+
+def plot_loss_curves(curves: Mapping[str, Sequence[tuple[int, float]]], title: str = "Training loss", ax=None):
+    """Loss against step for one or more runs, e.g. ``{"full FT": record.loss_curve}``."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots()[1]
+    for label, curve in curves.items():
+        steps, losses = zip(*curve) if curve else ((), ())
+        ax.plot(steps, losses, label=label)
+    ax.set(title=title, xlabel="optimiser step", ylabel="loss (cross-entropy, nats)")
+    if len(curves) > 1:
+        ax.legend()
+    return ax
+
+
+def plot_bars(values: Mapping[str, float], title: str, ylabel: str, limits: Mapping[str, float] | None = None,
+              log: bool = False, ax=None):
+    """A bar per entry, with optional horizontal reference lines (e.g. GPU memory budgets)."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots()[1]
+    ax.bar(list(values), list(values.values()), color=COLORS[0])
+    for i, (label, limit) in enumerate((limits or {}).items()):
+        ax.axhline(limit, linestyle="--", color=COLORS[(i + 1) % len(COLORS)], label=label)
+    if limits:
+        ax.legend()
+    if log:
+        ax.set_yscale("log")
+    ax.set(title=title, ylabel=ylabel)
+    ax.tick_params(axis="x", rotation=20)
+    return ax

@@ -1,0 +1,87 @@
+"""Run profiles: one notebook, three sizes.
+
+A lesson reads every size it needs (examples, steps, sequence length, model roles) from the active
+:class:`Profile`; the code path never branches on the profile's name. Resolution order: the
+notebook's papermill parameter ``PROFILE`` > the ``COURSE_PROFILE`` environment variable > auto
+(a CUDA GPU gives ``gpu``, anything else ``cpu``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes and model roles for one kind of machine. Lessons read fields; they never test ``name``."""
+
+    name: str
+    description: str
+    budget: str                 # what a lesson should cost under this profile
+    allow_hub_models: bool      # may the model registry use hub models (when online)?
+    train_examples: int         # e-mails used for training (the shipped train split has 500)
+    eval_examples: int          # e-mails per evaluation split (test / shifted_test have 400)
+    max_seq_length: int         # tokens per e-mail after truncation
+    batch_size: int
+    train_epochs: float
+    learning_rate: float
+    pretrain_steps: int         # lesson 01: steps of from-scratch pre-training
+    few_shot_k: tuple[int, ...]  # lesson 01/07: labelled examples per class to try
+    lora_ranks: tuple[int, ...]  # lesson 04: ranks in the accuracy-vs-rank sweep
+    # Model per role: "bundled" (the shipped MiniLM), a hub id, or "config:NAME" (built, random init).
+    encoder_model: str
+    causal_lm_model: str
+    large_causal_lm_model: str
+
+
+TINY = Profile(
+    name="tiny", description="CI and quick checks: offline, seconds per step",
+    budget="<= 60 s per lesson on 2 CPU cores", allow_hub_models=False,
+    train_examples=64, eval_examples=64, max_seq_length=64, batch_size=16, train_epochs=1,
+    learning_rate=1e-4, pretrain_steps=20, few_shot_k=(1, 4), lora_ranks=(1, 8),
+    encoder_model="bundled", causal_lm_model="config:tiny-llama", large_causal_lm_model="config:tiny-llama",
+)
+CPU = Profile(
+    name="cpu", description="laptop or Binder: the bundled encoder, all of the course data",
+    budget="<= 5 min per lesson on 2 cores, <= 2 GB RAM", allow_hub_models=True,
+    train_examples=500, eval_examples=400, max_seq_length=128, batch_size=16, train_epochs=3,
+    learning_rate=5e-5, pretrain_steps=300, few_shot_k=(1, 2, 4, 8, 16, 32), lora_ranks=(1, 2, 4, 8, 16, 32),
+    encoder_model="bundled", causal_lm_model="Qwen/Qwen2.5-0.5B-Instruct",
+    large_causal_lm_model="config:tiny-llama",
+)
+GPU = Profile(
+    name="gpu", description="Colab T4 16 GB or RTX 3090/4090 24 GB: hub models, longer runs",
+    budget="<= 15 min per lesson on a T4", allow_hub_models=True,
+    train_examples=500, eval_examples=400, max_seq_length=256, batch_size=32, train_epochs=5,
+    learning_rate=5e-5, pretrain_steps=2000, few_shot_k=(1, 2, 4, 8, 16, 32, 62),
+    lora_ranks=(1, 2, 4, 8, 16, 32, 64),
+    encoder_model="FacebookAI/roberta-base", causal_lm_model="Qwen/Qwen2.5-0.5B-Instruct",
+    large_causal_lm_model="Qwen/Qwen2.5-7B-Instruct",
+)
+PROFILES: dict[str, Profile] = {p.name: p for p in (TINY, CPU, GPU)}
+
+
+def resolve_profile(requested: str | Profile | None = None) -> Profile:
+    """Return the active profile: ``requested`` > ``$COURSE_PROFILE`` > auto (CUDA -> gpu, else cpu)."""
+    if isinstance(requested, Profile):
+        return requested
+    name = requested or os.environ.get("COURSE_PROFILE") or None
+    if name is None:
+        import torch
+
+        name = "gpu" if torch.cuda.is_available() else "cpu"
+    key = str(name).strip().lower()
+    if key not in PROFILES:
+        raise ValueError(
+            f"Unknown profile {name!r}: use one of {', '.join(PROFILES)} "
+            "(set PROFILE in the notebook's first cell or the COURSE_PROFILE environment variable)."
+        )
+    return PROFILES[key]
+
+
+def profiles_table() -> "pandas.DataFrame":  # noqa: F821 - pandas is imported lazily
+    """All profiles side by side, one column each, for display in a notebook."""
+    import pandas as pd
+
+    return pd.DataFrame({p.name: asdict(p) for p in PROFILES.values()}).drop(index="name")
