@@ -28,6 +28,7 @@ def start_lesson(lesson: str, profile: Profile | str | None = None, seed: int = 
     active = resolve_profile(profile)
     transformers.set_seed(seed)
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()  # per-tensor "Loading weights" bars
     datasets.disable_progress_bars()
     use_course_style()
     _started[lesson] = time.perf_counter()

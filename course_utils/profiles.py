@@ -45,8 +45,8 @@ TINY = Profile(
 CPU = Profile(
     name="cpu", description="laptop or Binder: the bundled encoder, all of the course data",
     budget="<= 5 min per lesson on 2 cores, <= 2 GB RAM", allow_hub_models=True,
-    train_examples=500, eval_examples=400, max_seq_length=128, batch_size=16, train_epochs=3,
-    learning_rate=5e-5, pretrain_steps=300, few_shot_k=(1, 2, 4, 8, 16, 32), lora_ranks=(1, 2, 4, 8, 16, 32),
+    train_examples=500, eval_examples=400, max_seq_length=128, batch_size=16, train_epochs=4,
+    learning_rate=1e-4, pretrain_steps=300, few_shot_k=(1, 2, 4, 8, 16, 32), lora_ranks=(1, 2, 4, 8, 16, 32),
     encoder_model="bundled", causal_lm_model="Qwen/Qwen2.5-0.5B-Instruct",
     large_causal_lm_model="config:tiny-llama",
 )
@@ -54,7 +54,7 @@ GPU = Profile(
     name="gpu", description="Colab T4 16 GB or RTX 3090/4090 24 GB: hub models, longer runs",
     budget="<= 15 min per lesson on a T4", allow_hub_models=True,
     train_examples=500, eval_examples=400, max_seq_length=256, batch_size=32, train_epochs=5,
-    learning_rate=5e-5, pretrain_steps=2000, few_shot_k=(1, 2, 4, 8, 16, 32, 62),
+    learning_rate=3e-5, pretrain_steps=2000, few_shot_k=(1, 2, 4, 8, 16, 32, 62),
     lora_ranks=(1, 2, 4, 8, 16, 32, 64),
     encoder_model="FacebookAI/roberta-base", causal_lm_model="Qwen/Qwen2.5-0.5B-Instruct",
     large_causal_lm_model="Qwen/Qwen2.5-7B-Instruct",

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from ..profiles import Profile, resolve_profile
-from .generate_emails import INTENTS, SPLIT_SIZES, TONES, URGENCIES
+from .schema import INTENTS, SPLIT_SIZES, TONES, URGENCIES
 
 DATA_DIR = Path(__file__).resolve().parent
 EMAILS_DIR = DATA_DIR / "emails"

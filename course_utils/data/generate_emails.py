@@ -21,25 +21,11 @@ import random
 import re
 from pathlib import Path
 
+from .schema import INTENTS, SHIFTED_STYLE, SPLIT_SIZES, TONES, TRAIN_STYLES, URGENCIES
+
 SEED = 2024
 DATA_DIR = Path(__file__).resolve().parent / "emails"
-SPLIT_SIZES = {"train": 500, "validation": 200, "test": 400, "shifted_test": 400}
 LABEL_NOISE_RATE = 0.03  # train and validation only; test splits keep clean labels
-TRAIN_STYLES = ("formal", "casual", "terse", "typos_slang", "non_native")
-SHIFTED_STYLE = "rambling"
-
-INTENTS = (
-    "refund_request",
-    "billing_problem",
-    "cancel_subscription",
-    "delivery_status",
-    "damaged_or_wrong_item",
-    "account_access",
-    "technical_issue",
-    "change_order",
-)
-URGENCIES = ("low", "medium", "high")
-TONES = ("polite", "neutral", "frustrated")
 
 PRODUCTS = (
     "blender", "rain jacket", "desk lamp", "pair of running shoes", "coffee grinder", "backpack",
@@ -404,6 +390,7 @@ def generate(seed: int = SEED) -> dict[str, list[dict]]:
     rng = random.Random(seed)
     seen, held_out = _template_pools(rng)
     splits: dict[str, list[dict]] = {}
+    used_texts: set[str] = set()
     for split, size in SPLIT_SIZES.items():
         rows = []
         for i in range(size):
@@ -419,6 +406,9 @@ def generate(seed: int = SEED) -> dict[str, list[dict]]:
             tone = rng.choices(TONES, weights=(0.3, 0.4, 0.3))[0]
             secondary = rng.choice([x for x in INTENTS if x != intent]) if rng.random() < 0.25 else None
             text = _compose(rng, intent, urgency, tone, style, pool, secondary)
+            while text in used_texts:  # short terse e-mails can repeat; splits must not share a text
+                text = _compose(rng, intent, urgency, tone, style, pool, secondary)
+            used_texts.add(text)
             label = intent
             if split in ("train", "validation") and rng.random() < LABEL_NOISE_RATE:
                 label = rng.choice([x for x in INTENTS if x != intent])

@@ -1,0 +1,28 @@
+"""Shared fixtures: the repository root, the lessons, and a scratch copy of the course for nbgrader."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from course_utils.layout import RELEASE_DIR, SOURCE_DIR, lesson_ids
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = lesson_ids(ROOT)
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def course_copy(tmp_path: Path) -> Path:
+    """A scratch course root (config, solutions/, course/) so nbgrader never touches the checkout."""
+    root = tmp_path / "course_root"
+    root.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    for folder in (SOURCE_DIR, RELEASE_DIR):
+        shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return root

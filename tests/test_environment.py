@@ -1,0 +1,53 @@
+import pytest
+
+from course_utils import environment
+from course_utils.environment import check_versions, detect_platform, is_online
+
+
+def test_hf_hub_offline_means_offline_without_touching_the_network(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(environment.socket, "create_connection",
+                        lambda *a, **k: pytest.fail("must not connect when HF_HUB_OFFLINE=1"))
+    assert is_online() is False
+
+
+def test_unreachable_hub_is_offline(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(environment.socket, "create_connection", refuse)
+    assert is_online() is False
+
+
+@pytest.mark.parametrize("variable, expected", [("COLAB_RELEASE_TAG", "colab"), ("BINDER_SERVICE_HOST", "binder")])
+def test_platform_detection(monkeypatch, variable, expected):
+    for name in ("COLAB_RELEASE_TAG", "BINDER_SERVICE_HOST", "BINDER_REQUEST"):
+        monkeypatch.delenv(name, raising=False)
+    assert detect_platform() == "local"
+    monkeypatch.setenv(variable, "x")
+    assert detect_platform() == expected
+
+
+def test_installed_versions_satisfy_the_pins():
+    table = check_versions()
+    assert {"torch", "transformers", "peft", "bitsandbytes", "nbgrader", "papermill"} <= set(table.index)
+    assert (table["status"] == "ok").all(), table[table["status"] != "ok"]
+    assert "pytest" not in table.index, "test extras are not required to run the course"
+
+
+def test_a_version_outside_its_pin_says_how_to_fix(monkeypatch):
+    real = environment.importlib.metadata.version
+    monkeypatch.setattr(environment.importlib.metadata, "version",
+                        lambda name: "4.0.0" if name == "transformers" else real(name))
+    row = check_versions().loc["transformers"]
+    assert row["installed"] == "4.0.0" and row["status"].startswith("fix: pip install 'transformers")
+
+
+def test_detect_environment_on_this_machine(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    env = environment.detect_environment()
+    assert env.cpu_count >= 1 and env.ram_gb > 0 and not env.online
+    assert env.accelerator_memory_gb == (env.gpu_memory_gb or env.ram_gb)
+    assert "CPU cores" in env.summary()

@@ -1,0 +1,48 @@
+import pytest
+
+from conftest import ROOT
+from course_utils import instructor
+from course_utils.layout import check_lessons, find_root, lesson_ids, solution_notebook, student_notebook
+from course_utils.runner import summary_markdown
+
+
+def test_find_root_from_inside_and_a_clear_error_outside(tmp_path):
+    assert find_root(ROOT / "solutions" / "00_setup") == ROOT
+    with pytest.raises(FileNotFoundError, match="cd into your clone"):
+        find_root(tmp_path)
+
+
+def test_unknown_lesson_lists_the_real_ones():
+    with pytest.raises(SystemExit, match="00_setup"):
+        check_lessons(ROOT, ["99_nope"])
+
+
+def test_instructor_cli_outside_the_course_says_where_to_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="not inside the course repository"):
+        instructor.main(["release"])
+
+
+def test_nbgrader_runs_with_our_bin_on_path():
+    import sys
+    from pathlib import Path
+
+    env = instructor.nbgrader_env()
+    assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
+    assert (Path(sys.executable).parent / "alembic").exists(), "nbgrader needs alembic next to python"
+
+
+@pytest.mark.notebook
+def test_validate_uses_the_python_api_and_reports_failures():
+    lesson = lesson_ids(ROOT)[0]
+    assert instructor.validate(solution_notebook(ROOT, lesson)) == {}
+    result = instructor.validate(student_notebook(ROOT, lesson))
+    assert result.get("failed"), "an untouched student notebook must fail validation"
+    assert instructor.main(["validate", str(student_notebook(ROOT, lesson))]) == 1
+
+
+def test_summary_table_lists_every_lesson():
+    rows = [{"lesson": "00_setup", "status": "ok", "wall_seconds": 12.0, "peak_rss_mb": 800.0,
+             "metrics": {"encoder_params": 22713216}}]
+    text = summary_markdown(rows, "tiny", "solutions")
+    assert "| 00_setup | ok | 12.0 | 800.0 | encoder_params=22713216 |" in text

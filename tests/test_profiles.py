@@ -1,0 +1,41 @@
+import dataclasses
+
+import pytest
+
+from course_utils.profiles import CPU, GPU, PROFILES, TINY, resolve_profile, profiles_table
+
+
+def test_parameter_beats_environment(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "cpu")
+    assert resolve_profile("tiny") is TINY
+    assert resolve_profile(None) is CPU
+
+
+def test_auto_detection_follows_cuda(monkeypatch):
+    import torch
+
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_profile() is GPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_profile() is CPU
+
+
+def test_names_are_case_insensitive_and_profiles_pass_through():
+    assert resolve_profile(" GPU ") is GPU
+    assert resolve_profile(TINY) is TINY
+
+
+def test_unknown_profile_says_what_to_use(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "huge")
+    with pytest.raises(ValueError, match="tiny, cpu, gpu"):
+        resolve_profile()
+
+
+def test_profiles_are_frozen_and_grow_in_size():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TINY.batch_size = 1  # type: ignore[misc]
+    assert TINY.train_examples < CPU.train_examples <= GPU.train_examples
+    assert TINY.pretrain_steps < CPU.pretrain_steps < GPU.pretrain_steps
+    assert not TINY.allow_hub_models, "tiny must stay offline"
+    assert set(profiles_table().columns) == set(PROFILES)
