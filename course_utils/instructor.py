@@ -31,7 +31,6 @@ def nbgrader_env() -> dict[str, str]:
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     env.setdefault("COURSE_PROFILE", "tiny")
     env.setdefault("HF_HUB_OFFLINE", "1")
-    env.setdefault("MPLBACKEND", "Agg")
     return env
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import resource
-import time
 from pathlib import Path
 
 from .profiles import Profile, resolve_profile
 
 RESULTS_DIR_ENV = "COURSE_RESULTS_DIR"  # set by the course runner; each lesson writes <lesson>.json there
-_started: dict[str, float] = {}
 
 
 def start_lesson(lesson: str, profile: Profile | str | None = None, seed: int = 0) -> Profile:
@@ -31,7 +29,6 @@ def start_lesson(lesson: str, profile: Profile | str | None = None, seed: int = 
     transformers.logging.disable_progress_bar()  # per-tensor "Loading weights" bars
     datasets.disable_progress_bars()
     use_course_style()
-    _started[lesson] = time.perf_counter()
     print(f"Lesson {lesson} | profile '{active.name}': {active.description} | budget {active.budget} | seed {seed}")
     return active
 
@@ -42,25 +39,17 @@ def peak_process_memory_mb() -> float:
     return peak / 1e6 if os.uname().sysname == "Darwin" else peak / 1e3
 
 
-def record_results(lesson: str, **metrics) -> dict:
-    """Record a lesson's key numbers; the course runner collects them into its summary table.
+def record_results(lesson: str, **metrics) -> None:
+    """Show a lesson's key numbers as a table; under the course runner, also save them for its summary.
 
-    Adds the lesson's wall time since :func:`start_lesson` and the process's peak memory. Returns
-    the record (and shows it as a table in a notebook).
+    The process's peak memory is added to the record.
     """
     import pandas as pd
+    from IPython.display import display
 
     record = {"lesson": lesson, **metrics, "peak_rss_mb": round(peak_process_memory_mb(), 1)}
-    if lesson in _started:
-        record["lesson_seconds"] = round(time.perf_counter() - _started[lesson], 1)
     folder = os.environ.get(RESULTS_DIR_ENV)
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         Path(folder, f"{lesson}.json").write_text(json.dumps(record, indent=2, default=str))
-    try:
-        from IPython.display import display
-
-        display(pd.DataFrame([record]).set_index("lesson").T.rename(columns={lesson: "value"}))
-    except ImportError:
-        print(record)
-    return record
+    display(pd.DataFrame([record]).set_index("lesson").T.rename(columns={lesson: "value"}))

@@ -44,7 +44,7 @@ def run_lesson(notebook: Path, output: Path, profile: str, timeout: int = 1800) 
     lesson = notebook.stem
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as results_dir, \
-            _environment(**{RESULTS_DIR_ENV: results_dir, "COURSE_PROFILE": profile, "MPLBACKEND": "Agg"}):
+            _environment(**{RESULTS_DIR_ENV: results_dir, "COURSE_PROFILE": profile}):
         start = time.perf_counter()
         try:
             papermill.execute_notebook(str(notebook), str(output), parameters={"PROFILE": profile},

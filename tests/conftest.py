@@ -14,7 +14,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LESSONS = lesson_ids(ROOT)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture
