@@ -205,3 +205,30 @@ def build_from_config(name: str, task: str = "base", device: str = "cpu", seed: 
         torch.manual_seed(seed)
     with torch.device(device):
         return _auto_class(task).from_config(config)
+
+
+def encode_texts(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 64, pool=None):
+    """Sentence embeddings for ``texts`` from an encoder, in batches without gradients.
+
+    ``pool(last_hidden_state, attention_mask)`` turns token vectors into one vector per text; the
+    default is sentence-transformers' own mean pooling, the reference for the bundled model.
+    """
+    import torch
+
+    if pool is None:
+        from sentence_transformers.models import Pooling
+
+        reference = Pooling(model.config.hidden_size, pooling_mode="mean")
+        pool = lambda hidden, mask: reference({"token_embeddings": hidden, "attention_mask": mask})["sentence_embedding"]  # noqa: E731
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
+                              max_length=max_length, return_tensors="pt").to(device)
+            hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+            chunks.append(pool(hidden, batch["attention_mask"]).float().cpu())
+    model.train(was_training)
+    return torch.cat(chunks)

@@ -49,3 +49,33 @@ def plot_bars(values: Mapping[str, float], title: str, ylabel: str, limits: Mapp
     ax.set(title=title, ylabel=ylabel)
     ax.tick_params(axis="x", rotation=20)
     return ax
+
+
+def plot_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], title: str, xlabel: str, ylabel: str,
+               logx: bool = False, ax=None):
+    """One line with markers per series over a shared x, e.g. accuracy against labelled examples."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots()[1]
+    for label, ys in series.items():
+        ax.plot(x, ys, marker="o", label=label)
+    if logx:
+        ax.set_xscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    return ax
+
+
+def plot_embeddings_2d(points, labels: Sequence[int], names: Sequence[str], title: str, ax=None):
+    """A 2-D scatter of embeddings (e.g. a PCA projection), coloured by class."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    ax = ax or plt.subplots(figsize=(6, 5))[1]
+    points, labels = np.asarray(points), np.asarray(labels)
+    for i, name in enumerate(names):
+        chosen = labels == i
+        ax.scatter(points[chosen, 0], points[chosen, 1], s=12, alpha=0.7, color=COLORS[i % len(COLORS)], label=name)
+    ax.set(title=title, xlabel="component 1", ylabel="component 2")
+    ax.legend(fontsize=8, markerscale=1.5, loc="best")
+    return ax

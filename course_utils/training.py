@@ -14,6 +14,10 @@ from dataclasses import asdict, dataclass, field
 from .memory import PeakMemory
 from .profiles import Profile, resolve_profile
 
+# Learning rate when only a new, randomly initialised head trains (frozen backbone). Pretrained weights
+# need small steps (the profile's learning_rate); a head starting from scratch needs larger ones.
+HEAD_LEARNING_RATE = 2e-3
+
 
 @dataclass
 class RunRecord:
@@ -78,10 +82,12 @@ def _live_progress_callback():
 
 def train_classifier(model, tokenizer, data, profile: Profile | str | None = None, name: str = "run",
                      learning_rate: float | None = None, epochs: float | None = None,
-                     eval_splits: tuple[str, ...] = ("test", "shifted_test"), seed: int = 0) -> RunRecord:
+                     eval_splits: tuple[str, ...] = ("test", "shifted_test"), seed: int = 0,
+                     max_steps: int | None = None) -> RunRecord:
     """Train a sequence classifier on ``data["train"]`` and evaluate accuracy on ``eval_splits``.
 
-    Sizes (sequence length, batch size, epochs, learning rate) come from the profile unless given.
+    Sizes (sequence length, batch size, epochs, learning rate) come from the profile unless given;
+    ``max_steps`` replaces epochs with a fixed number of optimiser steps (few-shot runs).
     Whatever in ``model`` requires grad is trained, so the same call serves full fine-tuning, a
     frozen backbone with a head, LoRA and other adapters.
     """
@@ -100,7 +106,7 @@ def train_classifier(model, tokenizer, data, profile: Profile | str | None = Non
             output_dir=output_dir, per_device_train_batch_size=profile.batch_size,
             per_device_eval_batch_size=2 * profile.batch_size,
             num_train_epochs=epochs or profile.train_epochs, learning_rate=learning_rate or profile.learning_rate,
-            logging_steps=1, save_strategy="no", eval_strategy="no", report_to="none",
+            max_steps=max_steps or -1, logging_steps=1, save_strategy="no", eval_strategy="no", report_to="none",
             disable_tqdm=True, seed=seed, use_cpu=not torch.cuda.is_available(),
         )
         trainer = Trainer(model=model, args=args, train_dataset=tokenized["train"],

@@ -24,7 +24,7 @@ EMAIL_FIELDS = ("id", "text", "intent", "urgency", "tone", "style", "secondary_i
 HUB_SOURCES = {"banking77": "PolyAI/banking77"}
 
 __all__ = ["INTENTS", "URGENCIES", "TONES", "SPLITS", "LABEL2ID", "ID2LABEL", "load_emails",
-           "load_paraphrase_probe"]
+           "few_shot_subset", "load_paraphrase_probe"]
 
 
 def load_emails(profile: Profile | str | None = None, source: str = "shipped", data_dir: Path | str | None = None):
@@ -62,6 +62,21 @@ def load_emails(profile: Profile | str | None = None, source: str = "shipped", d
             for split, ds in raw.items()
         })
     return raw
+
+
+def few_shot_subset(ds, k: int, seed: int = 0):
+    """``k`` random examples of every class (or all of a class that has fewer), shuffled, reproducible."""
+    import random
+
+    if k < 1:
+        raise ValueError(f"k must be at least 1 example per class, got {k}")
+    by_class: dict[int, list[int]] = {}
+    for i, label in enumerate(ds["label"]):
+        by_class.setdefault(label, []).append(i)
+    rng = random.Random(seed)
+    chosen = [i for label in sorted(by_class) for i in rng.sample(by_class[label], min(k, len(by_class[label])))]
+    rng.shuffle(chosen)
+    return ds.select(chosen)
 
 
 def _read_jsonl(path: Path) -> list[dict]:
