@@ -76,7 +76,8 @@ def main(argv: list[str]) -> int:
         as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []  # containers run as root
         return subprocess.call([str(python), "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT / 'course'}",
                                 *as_root, *extra], cwd=ROOT, env=env)
-    env.update(COURSE_PROFILE=env.get("COURSE_PROFILE", "tiny"), HF_HUB_OFFLINE="1")
+    # One thread per test worker: notebooks run in parallel, and oversubscribed cores slow torch down.
+    env.update(COURSE_PROFILE=env.get("COURSE_PROFILE", "tiny"), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     workers = ["-n", os.environ.get("COURSE_TEST_WORKERS", "2")]
     return subprocess.call([str(python), "-m", "pytest", *workers, *extra], cwd=ROOT, env=env)
 

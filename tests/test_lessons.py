@@ -3,7 +3,7 @@
 1. the solution executes top to bottom with papermill under the tiny profile;
 2. course/ equals a fresh nbgrader generation from solutions/;
 3. no solution code and no hidden-test text appears in course/;
-4. autograding the solution (or the student notebook answered with it) scores full marks, the untouched
+4. autograding the student notebook answered with the solution's code scores full marks, the untouched
    student notebook zero, and one wrong answer loses exactly that exercise's points.
 """
 
@@ -95,6 +95,10 @@ def _answered(student: Path, solution: Path, wrong: str | None = None) -> dict:
     return nb
 
 
+def _points(solution: Path) -> list[float]:
+    return [c["metadata"]["nbgrader"]["points"] for c in _cells(solution) if c["metadata"].get("nbgrader", {}).get("grade")]
+
+
 def _last_exercise(solution: Path) -> tuple[str, float]:
     """The last answer cell's id and the points of the test cells that follow it."""
     cells = [c["metadata"].get("nbgrader", {}) for c in _cells(solution)]
@@ -108,8 +112,7 @@ def test_autograde_full_marks_zero_and_partial(lesson, course_copy):
 
     instructor.release(course_copy, [lesson])
     solution, student = solution_notebook(course_copy, lesson), student_notebook(course_copy, lesson)
-    submissions = {
-        "solution": solution.read_text(),
+    submissions = {  # "answered": the student notebook with the solution's answers typed in
         "untouched": student.read_text(),
         "answered": json.dumps(_answered(student, solution)),
         "one_wrong": json.dumps(_answered(student, solution, wrong=_last_exercise(solution)[0])),
@@ -121,11 +124,10 @@ def test_autograde_full_marks_zero_and_partial(lesson, course_copy):
     instructor.autograde(course_copy, lesson)
     with Gradebook(f"sqlite:///{course_copy / 'gradebook.db'}") as gradebook:
         scores = {who: gradebook.find_submission(lesson, who) for who in submissions}
-        max_score = scores["solution"].max_score
+        max_score = scores["answered"].max_score
         got = {who: s.score for who, s in scores.items()}
-    assert max_score > 0
-    assert got["solution"] == max_score, f"the solution should score {max_score}, got {got}"
+    assert max_score == sum(_points(solution)) > 0, "every test cell's points count towards the maximum"
+    assert got["answered"] == max_score, f"the solution's answers should score full marks ({max_score}), got {got}"
     assert got["untouched"] == 0, f"an untouched notebook should score 0, got {got}"
-    assert got["answered"] == max_score, f"a student notebook with the solution's answers should score {max_score}"
     lost = _last_exercise(solution)[1]
     assert got["one_wrong"] == max_score - lost, f"one wrong answer should cost exactly its {lost} points, got {got}"
