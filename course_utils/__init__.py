@@ -1,5 +1,8 @@
-"""Scaffolding for the Fine-Tuning & Transfer Learning course: data, models, profiles, training,
-memory, plots and widgets. It never holds an exercise's answer.
+"""Scaffolding for the Fine-Tuning & Transfer Learning course. It never holds an exercise's answer.
+
+data (the e-mails and the probe set), models (registry, bundled encoder, built architectures),
+profiles, environment, lesson (start and results), training (RunRecord, the Trainer wrapper),
+memory (peak memory, sizes on disk), plots; runner, instructor and bootstrap are commands.
 
 Modules are imported where used (``from course_utils.models import load_model``) so that
 ``python -m course_utils.bootstrap`` runs before anything heavy is installed.

@@ -181,6 +181,22 @@ def _auto_class(task: str):
     return getattr(transformers, classes[task])
 
 
+def random_like(choice: ModelChoice, task: str = "base", seed: int | None = None, **overrides):
+    """The architecture of ``choice`` with random weights: what pre-training bought is the difference."""
+    import torch
+    from transformers import AutoConfig
+
+    if not choice.available:
+        raise ModelUnavailableError(choice.note)
+    if choice.source == "config":
+        return build_from_config(choice.name, task=task, seed=seed, **overrides)
+    config = AutoConfig.from_pretrained(verified_encoder_path() if choice.source == "bundled" else choice.name,
+                                        **overrides)
+    if seed is not None:
+        torch.manual_seed(seed)
+    return _auto_class(task).from_config(config)
+
+
 def architecture_config(name: str, **overrides):
     """A transformers config for an architecture: ``"minilm"`` (the bundled encoder's) or one of ARCHITECTURES."""
     from transformers import AutoConfig, CONFIG_MAPPING

@@ -109,3 +109,15 @@ def test_data_card_reports_measured_baselines_that_show_the_data_is_not_trivial(
     for name, acc in results.items():
         assert acc["shifted_test"] < acc["test"], f"{name}: the shifted split must be harder than test"
         assert f"{acc['test']:.3f}" in CARD.read_text(), "DATA_CARD.md is out of date with baselines.json"
+
+
+def test_few_shot_subset_takes_k_per_class_reproducibly(emails):
+    from course_utils.data import few_shot_subset
+
+    subset = few_shot_subset(emails["train"], 3, seed=1)
+    assert sorted(subset["label"]) == sorted(list(range(len(INTENTS))) * 3)
+    assert subset["id"] == few_shot_subset(emails["train"], 3, seed=1)["id"]
+    assert subset["id"] != few_shot_subset(emails["train"], 3, seed=2)["id"]
+    assert len(few_shot_subset(emails["train"], 10_000)) == len(emails["train"]), "k larger than a class takes all of it"
+    with pytest.raises(ValueError, match="at least 1"):
+        few_shot_subset(emails["train"], 0)

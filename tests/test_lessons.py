@@ -55,7 +55,7 @@ def test_solution_notebook_is_clean(lesson):
         "save solutions without outputs"
     assert sum("parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1, "one papermill parameters cell"
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert 3 <= len(graded) <= 6 or lesson == "00_setup", "3-6 graded exercises per lesson"
+    assert 3 <= len(graded) <= 6, "3-6 graded exercises per lesson"
     assert all("### BEGIN HIDDEN TESTS" in c.source for c in graded), "every test cell has hidden tests"
 
 

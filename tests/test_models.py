@@ -92,3 +92,32 @@ def test_tiny_causal_lm_builds_offline():
     tokenizer = load_tokenizer(choice)
     out = model(**tokenizer("a short test", return_tensors="pt"))
     assert out.logits.shape[-1] == tokenizer.vocab_size
+
+
+def test_random_like_keeps_the_architecture_and_drops_the_weights():
+    import torch
+
+    from course_utils.models import random_like
+
+    choice = resolve_model("encoder", "tiny")
+    pretrained = load_model(choice)
+    scratch = random_like(choice, seed=0)
+    assert type(scratch) is type(pretrained) and scratch.num_parameters() == pretrained.num_parameters()
+    assert not torch.allclose(scratch.embeddings.word_embeddings.weight, pretrained.embeddings.word_embeddings.weight)
+    classifier = random_like(choice, task="classification", seed=0, num_labels=5)
+    assert classifier.classifier.out_features == 5
+    with pytest.raises(ModelUnavailableError):
+        random_like(resolve_model("causal_lm", "gpu", online=False))
+
+
+def test_encode_texts_default_pooling_matches_sentence_transformers():
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from course_utils.models import encode_texts
+
+    texts = ["The parcel never arrived.", "Please cancel my plan before it renews next month, thanks."]
+    choice = resolve_model("encoder", "tiny")
+    ours = torch.nn.functional.normalize(encode_texts(load_model(choice), load_tokenizer(choice), texts, batch_size=1), dim=-1)
+    reference = SentenceTransformer(str(verified_encoder_path()), device="cpu").encode(texts, convert_to_tensor=True)
+    assert torch.allclose(ours, reference.cpu(), atol=1e-5)
