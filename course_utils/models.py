@@ -248,3 +248,21 @@ def encode_texts(model, tokenizer, texts: list[str], max_length: int = 128, batc
             chunks.append(pool(hidden, batch["attention_mask"]).float().cpu())
     model.train(was_training)
     return torch.cat(chunks)
+
+
+def linear_layer_groups(model) -> dict[str, list[tuple[int, int]]]:
+    """Every ``nn.Linear`` in a model's repeated blocks, grouped by its path inside the block.
+
+    For BERT: ``{"attention.self.query": [(384, 384)] * 6, ..., "output.dense": [(1536, 384)] * 6}``,
+    each entry ``(in_features, out_features)``; layers outside the blocks (e.g. the head) are left out.
+    """
+    import re
+
+    import torch
+
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for name, module in model.named_modules():
+        block = re.match(r".*\.layers?\.\d+\.(.+)$", name)
+        if block and isinstance(module, torch.nn.Linear):
+            groups.setdefault(block.group(1), []).append((module.in_features, module.out_features))
+    return groups

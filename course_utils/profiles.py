@@ -47,7 +47,7 @@ CPU = Profile(
     name="cpu", description="laptop or Binder: the bundled encoder, all of the course data",
     budget="<= 5 min per lesson on 2 cores, <= 2 GB RAM", allow_hub_models=True,
     train_examples=500, eval_examples=400, max_seq_length=128, batch_size=16, train_epochs=4,
-    learning_rate=1e-4, pretrain_steps=300, few_shot_k=(1, 4, 16, 62), few_shot_steps=20, lora_ranks=(1, 2, 4, 8, 16, 32),
+    learning_rate=1e-4, pretrain_steps=300, few_shot_k=(1, 4, 16, 62), few_shot_steps=20, lora_ranks=(1, 8, 64),
     encoder_model="bundled", causal_lm_model="Qwen/Qwen2.5-0.5B-Instruct",
     large_causal_lm_model="config:tiny-llama",
 )

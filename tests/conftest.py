@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LESSONS = lesson_ids(ROOT)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Lessons cache sweeps on disk; tests start from an empty cache so the computing code always runs.
+os.environ["COURSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="course-cache-")
 
 
 @pytest.fixture

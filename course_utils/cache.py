@@ -1,0 +1,37 @@
+"""Cache expensive results that do not depend on a student's code (sweeps, comparison runs) per profile,
+so re-running a lesson's analysis and widgets is instant."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from .profiles import Profile, resolve_profile
+
+T = TypeVar("T")
+CACHE_ENV = "COURSE_CACHE_DIR"
+
+
+def cache_dir(profile: Profile | str | None = None) -> Path:
+    """``$COURSE_CACHE_DIR/<profile>``, else ``~/.cache/fine-tuning-course/<profile>``."""
+    base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "fine-tuning-course")
+    return base / resolve_profile(profile).name
+
+
+def cached(name: str, profile: Profile | str | None, compute: Callable[[], T], refresh: bool = False) -> T:
+    """The result cached as ``name`` for this profile; computed and saved the first time.
+
+    Pass ``refresh=True`` (or delete the file) after changing what ``compute`` does.
+    """
+    path = cache_dir(profile) / f"{name}.pkl"
+    if path.is_file() and not refresh:
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+    result = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        pickle.dump(result, handle)
+    return result
