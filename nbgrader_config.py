@@ -6,6 +6,9 @@ PATH on which nbgrader finds ``alembic``); see docs/instructor_guide.md.
 
 import os
 
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
 c = get_config()  # noqa: F821 - injected by nbgrader
 
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
@@ -20,3 +23,6 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = 120
 c.Execute.kernel_name = "python3"
 c.OverwriteCells.add_missing_cells = True
+
+# Feedback shows the student's notebook with scores; hidden test code stays hidden.
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

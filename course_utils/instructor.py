@@ -6,7 +6,7 @@
     python -m course_utils.instructor export [--to grades.csv]
     python -m course_utils.instructor validate NOTEBOOK.ipynb
 
-Every call passes ``--force`` (nbgrader otherwise skips work silently), an explicit
+Every call that accepts it passes ``--force`` (nbgrader otherwise skips work silently), an explicit
 ``--CourseDirectory.root``, and puts this Python's bin folder first on PATH (creating the gradebook
 runs ``alembic``). Grading runs under the ``tiny`` profile unless ``COURSE_PROFILE`` says otherwise:
 graded tests hold under every profile, and tiny keeps a class of hundreds fast.
@@ -34,9 +34,9 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``nbgrader ARGS --force --CourseDirectory.root=ROOT`` from the course root."""
-    cmd = [sys.executable, "-m", "nbgrader", *args, "--force", f"--CourseDirectory.root={root}"]
+def nbgrader(root: Path, *args: str, force: bool = True, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS --force --CourseDirectory.root=ROOT`` from the course root (export takes no --force)."""
+    cmd = [sys.executable, "-m", "nbgrader", *args, *(["--force"] if force else []), f"--CourseDirectory.root={root}"]
     result = subprocess.run(cmd, cwd=root, env=nbgrader_env(), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise RuntimeError(f"`nbgrader {' '.join(args)}` failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
@@ -65,7 +65,7 @@ def feedback(root: Path, lesson: str, student: str | None = None) -> None:
 
 def export(root: Path, to: Path) -> Path:
     """Export every grade in the gradebook to a CSV file."""
-    nbgrader(root, "export", f"--to={to}")
+    nbgrader(root, "export", f"--to={to}", force=False)
     return to
 
 
