@@ -29,6 +29,9 @@ def lora_rank_explorer(groups: Mapping[str, Sequence[tuple[int, int]]], param_co
 
     ``sweep`` maps rank -> measured accuracy (computed once, cached); the widget only reads it.
     """
+    import base64
+    import io
+
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
     from IPython.display import display
@@ -36,30 +39,34 @@ def lora_rank_explorer(groups: Mapping[str, Sequence[tuple[int, int]]], param_co
     rank = widgets.IntSlider(value=8, min=1, max=64, description="rank r", continuous_update=False)
     boxes = {name: widgets.Checkbox(value=name in default_targets, description=name, indent=False)
              for name in groups}
-    output = widgets.Output()
+    # An HTML widget, not an Output widget: headless runs (papermill, nbgrader) only send its new value.
+    view = widgets.HTML()
 
     def redraw(_=None) -> None:
         chosen = [name for name, box in boxes.items() if box.value]
-        with output:
-            output.clear_output(wait=True)
-            if not chosen:
-                print("Tick at least one layer type to adapt.")
-                return
-            budget = lora_budget(groups, chosen, rank.value, param_count, total_params)
-            print(f"r={budget['rank']} on {budget['layers']} layers: {budget['trainable_params']:,} trainable "
-                  f"parameters = {budget['percent_of_model']:.3f}% of the model, adapter {budget['adapter_mb']:.2f} MB (fp32)")
-            if sweep:
-                fig, ax = plt.subplots(figsize=(6, 3.2))
-                ax.plot(list(sweep), list(sweep.values()), marker="o", label="measured (query + value)")
-                ax.axvline(rank.value, linestyle="--", color="grey", label=f"r = {rank.value}")
-                ax.set(xscale="log", title="Accuracy vs LoRA rank", xlabel="rank r (log scale)", ylabel="test accuracy")
-                ax.legend()
-                plt.show()
+        if not chosen:
+            view.value = "<p>Tick at least one layer type to adapt.</p>"
+            return
+        budget = lora_budget(groups, chosen, rank.value, param_count, total_params)
+        text = (f"r={budget['rank']} on {budget['layers']} layers: {budget['trainable_params']:,} trainable "
+                f"parameters = {budget['percent_of_model']:.3f}% of the model, adapter {budget['adapter_mb']:.2f} MB (fp32)")
+        image = ""
+        if sweep:
+            fig, ax = plt.subplots(figsize=(6, 3.2))
+            ax.plot(list(sweep), list(sweep.values()), marker="o", label="measured (query + value)")
+            ax.axvline(rank.value, linestyle="--", color="grey", label=f"r = {rank.value}")
+            ax.set(xscale="log", title="Accuracy vs LoRA rank", xlabel="rank r (log scale)", ylabel="test accuracy")
+            ax.legend()
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", bbox_inches="tight")
+            plt.close(fig)
+            image = f'<img src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"/>'
+        view.value = f"<p>{text}</p>{image}"
 
     rank.observe(redraw, names="value")
     for box in boxes.values():
         box.observe(redraw, names="value")
     redraw()
-    panel = widgets.VBox([rank, widgets.HBox(list(boxes.values()), layout=widgets.Layout(flex_flow="row wrap")), output])
+    panel = widgets.VBox([rank, widgets.HBox(list(boxes.values()), layout=widgets.Layout(flex_flow="row wrap")), view])
     display(panel)
     return panel

@@ -39,5 +39,11 @@ def test_rank_explorer_builds_and_reacts():
                                default_targets=("attention.self.query",))
     slider, boxes = panel.children[0], panel.children[1].children
     assert slider.min == 1 and slider.max == 64 and len(boxes) == len(GROUPS)
-    slider.value = 16  # triggers a redraw without errors
+    view = panel.children[2]
+    assert "r=8 on 2 layers: 128 trainable" in view.value and "<img" in view.value
+    slider.value = 16
+    assert "r=16 on 2 layers" in view.value
     boxes[1].value = True
+    assert "on 4 layers" in view.value
+    boxes[0].value = boxes[1].value = False
+    assert "Tick at least one" in view.value
