@@ -22,6 +22,7 @@ def start_lesson(lesson: str, profile: Profile | str | None = None, seed: int = 
     # peft calls a transformers method deprecated in 5.x. nbgrader scores a test cell that writes to
     # stderr as failed, so library deprecation chatter must not reach graded cells.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*gradient_checkpointing_enable.* is deprecated.*", category=FutureWarning)
     import datasets
     import transformers
 
@@ -57,3 +58,15 @@ def record_results(lesson: str, **metrics) -> None:
         Path(folder).mkdir(parents=True, exist_ok=True)
         Path(folder, f"{lesson}.json").write_text(json.dumps(record, indent=2, default=str))
     display(pd.DataFrame([record]).set_index("lesson").T.rename(columns={lesson: "value"}))
+
+
+def markdown_table(frame: "pandas.DataFrame | pandas.Series", digits: int = 3) -> str:  # noqa: F821
+    """A DataFrame or Series as a GitHub Markdown table (for reports and model cards), floats rounded."""
+    import pandas as pd
+
+    frame = frame.to_frame() if isinstance(frame, pd.Series) else frame
+    cell = lambda v: f"{v:.{digits}f}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join([str(frame.index.name or ""), *map(str, frame.columns)]) + " |",
+             "|" + "---|" * (len(frame.columns) + 1)]
+    lines += ["| " + " | ".join([str(i), *(cell(v) for v in row)]) + " |" for i, row in zip(frame.index, frame.itertuples(index=False))]
+    return "\n".join(lines)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "Llama-3.1-8B": dict(model_type="llama", vocab_size=128256, hidden_size=4096, intermediate_size=14336,
                          num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
                          tie_word_embeddings=False),
+    "LLaMA-7B": dict(model_type="llama", vocab_size=32000, hidden_size=4096, intermediate_size=11008,
+                     num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
+                     tie_word_embeddings=False),
     "Llama-2-13B": dict(model_type="llama", vocab_size=32000, hidden_size=5120, intermediate_size=13824,
                         num_hidden_layers=40, num_attention_heads=40, num_key_value_heads=40,
                         tie_word_embeddings=False),
@@ -165,10 +169,27 @@ def load_model(choice: ModelChoice, task: str = "base", **kwargs):
     if choice.note:
         print(choice.note)
     if choice.source == "config":
-        return build_from_config(choice.name, task=task, **kwargs)
+        if "quantization_config" not in kwargs:
+            return build_from_config(choice.name, task=task, **kwargs)
+        # Quantisation happens while loading weights, so save the built model and load it back.
+        with tempfile.TemporaryDirectory() as folder:
+            build_from_config(choice.name, task=task).save_pretrained(folder)
+            return _auto_class(task).from_pretrained(folder, **kwargs)
     auto = _auto_class(task)
     source = verified_encoder_path() if choice.source == "bundled" else choice.name
     return auto.from_pretrained(source, **kwargs)
+
+
+def nf4_config(skip_modules: tuple[str, ...] = ()):
+    """QLoRA's quantisation: NF4 in blocks of 64 with double quantisation, computing in bfloat16 where the GPU
+    supports it and float32 otherwise (CPU). ``skip_modules`` stay in full precision (e.g. a new head)."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16 if bf16 else torch.float32,
+                              llm_int8_skip_modules=list(skip_modules) or None)
 
 
 def _auto_class(task: str):
@@ -266,3 +287,83 @@ def linear_layer_groups(model) -> dict[str, list[tuple[int, int]]]:
         if block and isinstance(module, torch.nn.Linear):
             groups.setdefault(block.group(1), []).append((module.in_features, module.out_features))
     return groups
+
+
+@dataclass(frozen=True)
+class ArchitectureShape:
+    """What a memory estimate needs to know about an architecture, read from its real config."""
+
+    name: str
+    hidden_size: int
+    num_layers: int
+    vocab_size: int
+    # (in_features, out_features) of every nn.Linear inside the repeated blocks, by its path in a block
+    block_linears: dict[str, list[tuple[int, int]]] = field(hash=False)
+    other_params: int = 0  # everything else: embeddings, output head, norms, biases of the blocks
+
+    @property
+    def linear_params(self) -> int:
+        """Weights of the blocks' Linear layers: what QLoRA quantises to 4 bits."""
+        return sum(d_in * d_out for shapes in self.block_linears.values() for d_in, d_out in shapes)
+
+    @property
+    def total_params(self) -> int:
+        return self.linear_params + self.other_params
+
+
+@lru_cache(maxsize=None)
+def _shape_of(name: str) -> ArchitectureShape:
+    return architecture_shape(architecture_config(name), name)
+
+
+def architecture_shape(config_or_name, name: str | None = None) -> ArchitectureShape:
+    """The :class:`ArchitectureShape` of a transformers config, or of ``"minilm"`` / an ARCHITECTURES name.
+
+    The model is built on the ``meta`` device: counting a 70B architecture allocates nothing.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModel
+
+    if isinstance(config_or_name, str):
+        return _shape_of(config_or_name)
+    config = config_or_name
+    auto = AutoModelForCausalLM if config.model_type in ("llama", "qwen2") else AutoModel
+    with torch.device("meta"):
+        model = auto.from_config(config)
+    groups = linear_layer_groups(model)
+    linear = sum(d_in * d_out for shapes in groups.values() for d_in, d_out in shapes)
+    return ArchitectureShape(
+        name=name or getattr(config, "name_or_path", "") or config.model_type,
+        hidden_size=config.hidden_size, num_layers=config.num_hidden_layers, vocab_size=config.vocab_size,
+        block_linears=groups, other_params=model.num_parameters() - linear,
+    )
+
+
+def label_log_likelihoods(model, tokenizer, prompts: list[str], labels: list[str], max_length: int = 1024):
+    """``[len(prompts), len(labels)]`` tensor: log p(" label" | prompt) summed over the label's tokens.
+
+    How a causal LM "answers" a classification prompt without free generation: score every allowed label.
+    Prompts longer than the model's context (or ``max_length``) lose their first tokens.
+    """
+    import torch
+
+    scores = torch.empty(len(prompts), len(labels))
+    label_ids = [tokenizer(f" {label}", add_special_tokens=False)["input_ids"] for label in labels]
+    # Keep the prompt's end (the e-mail and "Intent:") when it is too long: drop the oldest tokens.
+    limit = min(max_length, getattr(model.config, "max_position_embeddings", max_length)) - max(map(len, label_ids))
+    model.eval()
+    with torch.no_grad():
+        for i, prompt in enumerate(prompts):
+            prompt_ids = tokenizer(prompt)["input_ids"][-limit:]
+            # One forward pass scores every label: the prompt + each label, right-padded into a batch.
+            width = len(prompt_ids) + max(map(len, label_ids))
+            tokens = torch.zeros(len(labels), width, dtype=torch.long)
+            mask = torch.zeros(len(labels), width, dtype=torch.long)
+            for j, ids in enumerate(label_ids):
+                tokens[j, :len(prompt_ids) + len(ids)] = torch.tensor(prompt_ids + ids)
+                mask[j, :len(prompt_ids) + len(ids)] = 1
+            log_probs = model(input_ids=tokens.to(model.device), attention_mask=mask.to(model.device)).logits.float().log_softmax(-1).cpu()
+            for j, ids in enumerate(label_ids):
+                positions = torch.arange(len(prompt_ids) - 1, len(prompt_ids) - 1 + len(ids))
+                scores[i, j] = log_probs[j, positions, torch.tensor(ids)].sum()
+    return scores

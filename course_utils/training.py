@@ -47,6 +47,15 @@ class RunRecord:
         return row
 
 
+def count_parameters(model) -> tuple[int, int]:
+    """(trainable, total) parameters. A peft model counts 4-bit weights as the parameters they hold
+    (bitsandbytes packs two 4-bit values per stored byte)."""
+    if hasattr(model, "get_nb_trainable_parameters"):
+        return model.get_nb_trainable_parameters()
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
 def tokenize_emails(data, tokenizer, max_length: int):
     """Tokenize the ``text`` column of a Dataset/DatasetDict, keeping only model inputs and ``label``."""
     columns = data.column_names
@@ -124,9 +133,31 @@ def train_classifier(model, tokenizer, data, profile: Profile | str | None = Non
             prediction = trainer.predict(tokenized[split])
             logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
             accuracy[split] = float(np.mean(np.argmax(logits, axis=-1) == prediction.label_ids))
-    params = list(model.parameters())
+    trainable, total = count_parameters(model)
     return RunRecord(
-        name=name, trainable_params=sum(p.numel() for p in params if p.requires_grad),
-        total_params=sum(p.numel() for p in params), accuracy=accuracy, loss_curve=progress.curve,
+        name=name, trainable_params=trainable, total_params=total, accuracy=accuracy, loss_curve=progress.curve,
         train_seconds=seconds, peak_memory_mb=memory.peak_mb, memory_kind=memory.kind,
     )
+
+
+def train_causal_lm(model, tokenizer, texts: list[str], steps: int, learning_rate: float = 2e-4,
+                    max_length: int = 512) -> list[float]:
+    """``steps`` AdamW steps of next-token prediction, one text per step (cycling); returns the losses.
+
+    Small on purpose: lessons use it for a few QLoRA/LoRA steps on a causal LM and measure around it.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=learning_rate)
+    model.train()
+    losses = []
+    for step in (bar := tqdm(range(steps), desc="training", unit="step")):
+        batch = tokenizer(texts[step % len(texts)], return_tensors="pt", truncation=True, max_length=max_length).to(model.device)
+        loss = model(**batch, labels=batch["input_ids"]).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    return losses

@@ -5,6 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+# Memory of the GPUs the course plans for, in GB as their makers state it.
+GPU_BUDGETS_GB = {"T4": 16, "RTX 3090/4090": 24, "A100 40GB": 40, "A100 80GB": 80}
+# The training set-ups the memory planner compares, as named in lesson 05.
+TRAINING_METHODS = ("full_fp32", "full_mixed", "lora_bf16", "qlora_nf4")
+
+
+def figure_html(fig) -> str:
+    """A matplotlib figure as an inline <img> (widgets render into HTML values; see lora_rank_explorer)."""
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return f'<img src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"/>'
+
 
 def lora_budget(groups: Mapping[str, Sequence[tuple[int, int]]], targets: Sequence[str], rank: int,
                 param_count: Callable[[int, int, int], int], total_params: int, bytes_per_param: float = 4.0) -> dict:
@@ -29,9 +47,6 @@ def lora_rank_explorer(groups: Mapping[str, Sequence[tuple[int, int]]], param_co
 
     ``sweep`` maps rank -> measured accuracy (computed once, cached); the widget only reads it.
     """
-    import base64
-    import io
-
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
     from IPython.display import display
@@ -57,10 +72,7 @@ def lora_rank_explorer(groups: Mapping[str, Sequence[tuple[int, int]]], param_co
             ax.axvline(rank.value, linestyle="--", color="grey", label=f"r = {rank.value}")
             ax.set(xscale="log", title="Accuracy vs LoRA rank", xlabel="rank r (log scale)", ylabel="test accuracy")
             ax.legend()
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", bbox_inches="tight")
-            plt.close(fig)
-            image = f'<img src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"/>'
+            image = figure_html(fig)
         view.value = f"<p>{text}</p>{image}"
 
     rank.observe(redraw, names="value")
@@ -68,5 +80,98 @@ def lora_rank_explorer(groups: Mapping[str, Sequence[tuple[int, int]]], param_co
         box.observe(redraw, names="value")
     redraw()
     panel = widgets.VBox([rank, widgets.HBox(list(boxes.values()), layout=widgets.Layout(flex_flow="row wrap")), view])
+    display(panel)
+    return panel
+
+
+def quantisation_explorer(weights, round_trip: Callable[..., "torch.Tensor"], bits_choices: Sequence[int] = (2, 3, 4, 8),  # noqa: F821
+                          schemes: Sequence[str] = ("int", "nf"), block_size: int = 64):
+    """Bit-width and scheme buttons showing the reconstruction error of ``weights`` and their memory.
+
+    ``round_trip(weights, bits, scheme)`` quantises and dequantises (the student's functions); memory
+    counts ``bits`` per weight plus one fp32 absmax per block of ``block_size``.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    bits = widgets.ToggleButtons(options=list(bits_choices), value=4, description="bits")
+    scheme = widgets.ToggleButtons(options=list(schemes), value=schemes[-1], description="scheme")
+    view = widgets.HTML()
+    flat = weights.detach().flatten().float()
+
+    def redraw(_=None) -> None:
+        error = (round_trip(flat, bits.value, scheme.value) - flat).abs()
+        megabytes = flat.numel() * (bits.value + 32 / block_size) / 8 / 1e6
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        ax.hist(error.numpy(), bins=80, log=True)
+        ax.set(title=f"{scheme.value}{bits.value}: absolute error per weight", xlabel="|w - dequantised w|",
+               ylabel="weights (log scale)")
+        view.value = (f"<p>{scheme.value}{bits.value}: mean |error| {error.mean():.5f}, max {error.max():.4f}; "
+                      f"{flat.numel():,} weights take {megabytes:.2f} MB "
+                      f"(fp32: {flat.numel() * 4 / 1e6:.2f} MB)</p>{figure_html(fig)}")
+
+    bits.observe(redraw, names="value")
+    scheme.observe(redraw, names="value")
+    redraw()
+    panel = widgets.VBox([bits, scheme, view])
+    display(panel)
+    return panel
+
+
+def memory_planner(estimate: Callable[..., Mapping[str, float]], shapes: Mapping[str, "ArchitectureShape"],  # noqa: F821
+                   default: str | None = None):
+    """Model, method, rank, sequence, batch, checkpointing and double quantisation -> stacked memory bars
+    for every method next to the GPU budgets, and a "fits / does not fit" verdict for the chosen one.
+
+    ``estimate(shape, method, rank=, targets=, seq_len=, batch=, grad_checkpointing=, double_quant=)`` returns GB per
+    component (weights, gradients, optimizer, activations): the student's estimator.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    model = widgets.Dropdown(options=list(shapes), value=default or list(shapes)[0], description="model")
+    method = widgets.Dropdown(options=list(TRAINING_METHODS), value="qlora_nf4", description="method")
+    rank = widgets.IntSlider(value=16, min=1, max=256, description="LoRA rank", continuous_update=False)
+    targets = widgets.Dropdown(options=["all-linear", "attention q, v"], value="all-linear", description="LoRA on")
+    seq_len = widgets.Dropdown(options=[256, 512, 1024, 2048, 4096], value=512, description="sequence")
+    batch = widgets.Dropdown(options=[1, 2, 4, 8, 16], value=1, description="batch")
+    checkpointing = widgets.Checkbox(value=True, description="gradient checkpointing", indent=False)
+    double_quant = widgets.Checkbox(value=True, description="double quantisation", indent=False)
+    view = widgets.HTML()
+    components = ("weights", "gradients", "optimizer", "activations")
+
+    def redraw(_=None) -> None:
+        shape = shapes[model.value]
+        chosen = "all-linear" if targets.value == "all-linear" else tuple(
+            g for g in shape.block_linears if g.split(".")[-1] in ("q_proj", "v_proj", "query", "value"))
+        settings = dict(rank=rank.value, targets=chosen, seq_len=seq_len.value, batch=batch.value,
+                        grad_checkpointing=checkpointing.value, double_quant=double_quant.value)
+        plans = {m: estimate(shape, m, **settings) for m in TRAINING_METHODS}
+        fig, ax = plt.subplots(figsize=(7, 3.8))
+        bottom = [0.0] * len(plans)
+        for part in components:
+            values = [plans[m][part] for m in plans]
+            ax.bar(list(plans), values, bottom=bottom, label=part)
+            bottom = [b + v for b, v in zip(bottom, values)]
+        for name, gb in GPU_BUDGETS_GB.items():
+            ax.axhline(gb, linestyle="--", linewidth=0.8, color="grey")
+            ax.annotate(f"{name} {gb} GB", (len(plans) - 0.5, gb), fontsize=8, va="bottom", ha="right")
+        top = max(bottom)
+        ax.set(title=f"{model.value}: training memory by method", ylabel="GB", yscale="log" if top > 200 else "linear")
+        ax.legend(loc="upper right", fontsize=8)
+        total = sum(plans[method.value][part] for part in components)
+        fits = [name for name, gb in GPU_BUDGETS_GB.items() if total <= gb]
+        verdict = (f"fits on: {', '.join(fits)}" if fits else "does not fit on any single GPU listed")
+        view.value = (f"<p><b>{model.value}, {method.value}</b>: {total:.1f} GB estimated "
+                      f"({', '.join(f'{p} {plans[method.value][p]:.1f}' for p in components)}); {verdict}.</p>"
+                      f"{figure_html(fig)}")
+
+    controls = (model, method, rank, targets, seq_len, batch, checkpointing, double_quant)
+    for control in controls:
+        control.observe(redraw, names="value")
+    redraw()
+    panel = widgets.VBox([widgets.HBox(list(controls[:4])), widgets.HBox(list(controls[4:])), view])
     display(panel)
     return panel

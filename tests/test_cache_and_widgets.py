@@ -47,3 +47,48 @@ def test_rank_explorer_builds_and_reacts():
     assert "on 4 layers" in view.value
     boxes[0].value = boxes[1].value = False
     assert "Tick at least one" in view.value
+
+
+def test_quantisation_explorer_calls_the_round_trip_per_setting():
+    import torch
+
+    from course_utils.widgets import quantisation_explorer
+
+    calls = []
+
+    def round_trip(x, bits, scheme):
+        calls.append((bits, scheme))
+        return x + 0.5 if scheme == "int" else x
+
+    panel = quantisation_explorer(torch.zeros(128), round_trip)
+    bits, scheme, view = panel.children
+    assert calls == [(4, "nf")] and "mean |error| 0.00000" in view.value
+    assert "128 weights take 0.00 MB" in view.value and "<img" in view.value
+    scheme.value = "int"
+    assert calls[-1] == (4, "int") and "mean |error| 0.50000" in view.value
+    bits.value = 8
+    assert calls[-1] == (8, "int")
+
+
+def test_memory_planner_shows_every_method_and_a_verdict():
+    from course_utils.models import ArchitectureShape
+    from course_utils.widgets import TRAINING_METHODS, memory_planner
+
+    shape = ArchitectureShape("toy", 4, 2, 10, {"self_attn.q_proj": [(4, 4)], "mlp.up_proj": [(4, 8)]}, 100)
+    seen = []
+
+    def estimate(shape, method, rank, targets, seq_len, batch, grad_checkpointing, double_quant):
+        seen.append((method, rank, targets))
+        return {"weights": 10.0 if method == "qlora_nf4" else 30.0, "gradients": 1.0, "optimizer": 2.0, "activations": 0.5}
+
+    panel = memory_planner(estimate, {"toy": shape})
+    first_row, second_row, view = panel.children
+    assert {m for m, _, _ in seen} == set(TRAINING_METHODS)
+    assert "toy, qlora_nf4</b>: 13.5 GB" in view.value and "fits on: T4" in view.value
+    method, rank, targets = first_row.children[1:4]
+    method.value = "full_fp32"
+    assert "33.5 GB" in view.value and "fits on: A100 40GB, A100 80GB" in view.value
+    targets.value = "attention q, v"
+    assert seen[-1][2] == ("self_attn.q_proj",)
+    rank.value = 64
+    assert seen[-1][1] == 64

@@ -51,3 +51,14 @@ def test_detect_environment_on_this_machine(monkeypatch):
     assert env.cpu_count >= 1 and env.ram_gb > 0 and not env.online
     assert env.accelerator_memory_gb == (env.gpu_memory_gb or env.ram_gb)
     assert "CPU cores" in env.summary()
+
+
+def test_markdown_table_renders_index_columns_and_rounded_floats():
+    import pandas as pd
+
+    from course_utils.lesson import markdown_table
+
+    frame = pd.DataFrame({"accuracy": [0.91234, 0.5], "n": [10, 4]}, index=pd.Index(["formal", "terse"], name="style"))
+    assert markdown_table(frame).splitlines() == ["| style | accuracy | n |", "|---|---|---|",
+                                                  "| formal | 0.912 | 10 |", "| terse | 0.500 | 4 |"]
+    assert markdown_table(frame["n"]).splitlines()[0] == "| style | n |"

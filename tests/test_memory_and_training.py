@@ -56,3 +56,16 @@ def test_train_classifier_names_missing_splits():
 
     with pytest.raises(KeyError, match="shifted_test"):
         train_classifier(None, None, DatasetDict({"train": None, "test": None}), "tiny")
+
+
+def test_training_state_counts_weights_grads_and_adamw():
+    import torch
+
+    from course_utils.memory import trainable_checkpoint_mb, training_state_mb
+
+    model = torch.nn.Sequential(torch.nn.Linear(100, 100), torch.nn.Linear(100, 10))
+    model[0].requires_grad_(False)
+    state = training_state_mb(model)
+    assert state["weights"] == pytest.approx((10_100 + 1_010) * 4 / 1e6)
+    assert state["gradients"] == pytest.approx(1_010 * 4 / 1e6) and state["optimizer"] == pytest.approx(1_010 * 8 / 1e6)
+    assert 1_010 * 4 / 1e6 < trainable_checkpoint_mb(model) < 1_010 * 4 / 1e6 + 0.01, "only trainable tensors are saved"

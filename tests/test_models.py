@@ -121,3 +121,46 @@ def test_encode_texts_default_pooling_matches_sentence_transformers():
     ours = torch.nn.functional.normalize(encode_texts(load_model(choice), load_tokenizer(choice), texts, batch_size=1), dim=-1)
     reference = SentenceTransformer(str(verified_encoder_path()), device="cpu").encode(texts, convert_to_tensor=True)
     assert torch.allclose(ours, reference.cpu(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name, linear_billions", [("LLaMA-7B", 6.476), ("Llama-3.1-8B", 6.979), ("LLaMA-65B", 64.760)])
+def test_architecture_shape_splits_block_linears_from_the_rest(name, linear_billions):
+    from course_utils.models import architecture_shape
+
+    shape = architecture_shape(name)
+    assert shape.linear_params / 1e9 == pytest.approx(linear_billions, abs=0.001)  # FACTS: 8B has 6.98B quantised
+    assert shape.total_params == build_from_config(name, task="causal_lm", device="meta").num_parameters()
+    assert set(shape.block_linears) == {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                        "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}
+    assert len(shape.block_linears["mlp.down_proj"]) == shape.num_layers
+
+
+def test_config_built_model_loads_in_4bit():
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float32)
+    model = load_model(resolve_model("causal_lm", "tiny"), task="causal_lm", quantization_config=config)
+    assert type(model.model.layers[0].self_attn.q_proj).__name__ == "Linear4bit"
+    assert model.get_memory_footprint() < build_from_config("tiny-llama", task="causal_lm").get_memory_footprint()
+
+
+def test_label_log_likelihoods_match_one_forward_per_label():
+    import torch
+
+    from course_utils.models import label_log_likelihoods
+
+    choice = resolve_model("causal_lm", "tiny")
+    model, tokenizer = load_model(choice, task="causal_lm"), load_tokenizer(choice)
+    labels = ["refund_request", "billing_problem", "other"]
+    scores = label_log_likelihoods(model, tokenizer, ["E-mail: my parcel is late\nIntent:"], labels)
+    assert scores.shape == (1, 3)
+    prompt_ids = tokenizer("E-mail: my parcel is late\nIntent:")["input_ids"]
+    for j, label in enumerate(labels):
+        ids = tokenizer(f" {label}", add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            log_probs = model(input_ids=torch.tensor([prompt_ids + ids])).logits[0].log_softmax(-1)
+        expected = sum(log_probs[len(prompt_ids) - 1 + t, token] for t, token in enumerate(ids))
+        assert scores[0, j].item() == pytest.approx(expected.item(), abs=1e-4)
+    long_prompt = "word " * 2000 + "Intent:"
+    assert label_log_likelihoods(model, tokenizer, [long_prompt], labels).isfinite().all(), "too long prompts lose their start"

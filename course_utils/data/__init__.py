@@ -24,7 +24,7 @@ EMAIL_FIELDS = ("id", "text", "intent", "urgency", "tone", "style", "secondary_i
 HUB_SOURCES = {"banking77": "PolyAI/banking77"}
 
 __all__ = ["INTENTS", "URGENCIES", "TONES", "SPLITS", "LABEL2ID", "ID2LABEL", "load_emails",
-           "few_shot_subset", "load_paraphrase_probe"]
+           "few_shot_subset", "load_paraphrase_probe", "intent_prompt"]
 
 
 def load_emails(profile: Profile | str | None = None, source: str = "shipped", data_dir: Path | str | None = None):
@@ -62,6 +62,15 @@ def load_emails(profile: Profile | str | None = None, source: str = "shipped", d
             for split, ds in raw.items()
         })
     return raw
+
+
+def intent_prompt(text: str, intent: str | None = None, examples: list[tuple[str, str]] = ()) -> str:
+    """An e-mail as text for a causal LM: solved ``examples`` (text, intent) first, then the e-mail, ending
+    with ``"Intent:"`` (for scoring) or with its intent (for training)."""
+    header = "Classify the customer e-mail's intent as one of: " + ", ".join(INTENTS) + ".\n\n"
+    shots = "".join(f"E-mail: {t}\nIntent: {i}\n\n" for t, i in examples)
+    answer = f" {intent}" if intent is not None else ""
+    return f"{header}{shots}E-mail: {text}\nIntent:{answer}"
 
 
 def few_shot_subset(ds, k: int, seed: int = 0):
