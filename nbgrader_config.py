@@ -1,13 +1,15 @@
 """nbgrader configuration: solutions/ (instructor source) -> course/ (student release).
 
 Use the wrappers in ``python -m course_utils.instructor`` (they pass --force, the course root and a
-PATH on which nbgrader finds ``alembic``); see docs/instructor_guide.md.
+PATH on which nbgrader finds ``alembic``); see the instructor guide, solutions/README.md.
 """
 
 import os
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+from course_utils.feedback import HideHiddenTestTracebacks
 
 c = get_config()  # noqa: F821 - injected by nbgrader
 
@@ -24,5 +26,9 @@ c.Execute.timeout = 120
 c.Execute.kernel_name = "python3"
 c.OverwriteCells.add_missing_cells = True
 
-# Feedback shows the student's notebook with scores; hidden test code stays hidden.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# Feedback shows the student's notebook with scores; hidden test code stays hidden, tracebacks included.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTestTracebacks, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# LMS downloads (`python -m course_utils.instructor collect LESSON`): notebooks named STUDENTID_LESSON.ipynb,
+# e.g. ada_04_lora.ipynb, loose or inside zip files in downloaded/LESSON/archive/.
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/]+?)_(?P<file_id>\d\d_[A-Za-z0-9_]+\.ipynb)$"

@@ -9,7 +9,8 @@ import socket
 import sys
 from dataclasses import dataclass
 
-DISTRIBUTION = "fine-tuning-course"
+from .layout import PACKAGE as DISTRIBUTION  # the distribution whose pins are checked
+
 HUB_HOST = "huggingface.co"
 
 
@@ -103,3 +104,21 @@ def check_versions() -> "pandas.DataFrame":  # noqa: F821
             "status": "ok" if ok else f"fix: pip install '{req.name}{req.specifier}'",
         })
     return pd.DataFrame(rows).set_index("package")
+
+
+def main() -> int:
+    """``python -m course_utils.environment``: this machine, and every dependency against its pin."""
+    env = detect_environment()
+    print(env)
+    versions = check_versions()
+    print(versions.to_string())
+    broken = versions[versions["status"] != "ok"]
+    if len(broken):
+        print(f"\n{len(broken)} package(s) off their pins: run the 'fix' commands above, then restart the kernel.")
+        return 1
+    print("\nEvery dependency matches its pin.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,7 +1,8 @@
 """Instructor commands: nbgrader with its traps handled.
 
     python -m course_utils.instructor release [LESSON ...]      # regenerate course/ from solutions/
-    python -m course_utils.instructor autograde LESSON [--student ID]
+    python -m course_utils.instructor collect LESSON            # LMS zip files in downloaded/LESSON/archive/
+    python -m course_utils.instructor autograde LESSON [--student ID] [--sandbox] [--timeout S]
     python -m course_utils.instructor feedback LESSON [--student ID]
     python -m course_utils.instructor export [--to grades.csv]
     python -m course_utils.instructor validate NOTEBOOK.ipynb
@@ -17,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .layout import check_lessons, find_root
@@ -34,10 +38,11 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def nbgrader(root: Path, *args: str, force: bool = True, check: bool = True) -> subprocess.CompletedProcess:
+def nbgrader(root: Path, *args: str, force: bool = True, check: bool = True,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS --force --CourseDirectory.root=ROOT`` from the course root (export takes no --force)."""
     cmd = [sys.executable, "-m", "nbgrader", *args, *(["--force"] if force else []), f"--CourseDirectory.root={root}"]
-    result = subprocess.run(cmd, cwd=root, env=nbgrader_env(), capture_output=True, text=True)
+    result = subprocess.run(cmd, cwd=root, env=env or nbgrader_env(), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise RuntimeError(f"`nbgrader {' '.join(args)}` failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
     return result
@@ -51,10 +56,96 @@ def release(root: Path, lessons: list[str] | None = None) -> list[str]:
     return chosen
 
 
-def autograde(root: Path, lesson: str, student: str | None = None) -> None:
-    """Autograde ``submitted/*/LESSON`` (or one student's) into ``autograded/`` and the gradebook."""
+@dataclass
+class GradingReport:
+    """Which submissions were graded, and what was wrong with the others (student id -> problem)."""
+
+    graded: list[str] = field(default_factory=list)
+    problems: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"graded {len(self.graded)} of {len(self.graded) + len(self.problems)} submissions"]
+        lines += [f"  {student}: {problem}" for student, problem in sorted(self.problems.items())]
+        return "\n".join(lines)
+
+
+def submission_problem(root: Path, lesson: str, student: str) -> str | None:
+    """Why a student's submission cannot be graded (missing, not a notebook), or None if it can."""
+    import nbformat
+
+    folder = root / "submitted" / student / lesson
+    notebook = folder / f"{lesson}.ipynb"
+    if not folder.is_dir():
+        return f"no submission: expected submitted/{student}/{lesson}/{lesson}.ipynb"
+    if not notebook.is_file():
+        found = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing"
+        return f"no {lesson}.ipynb in submitted/{student}/{lesson}/ (found: {found}); ask for the notebook itself"
+    try:
+        nbformat.read(notebook, as_version=4)
+    except Exception as error:  # nbformat raises several kinds for broken files
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        return f"{notebook.name} is not a valid notebook ({reason}); ask the student to download it again from Jupyter and resubmit"
+    return None
+
+
+def autograde(root: Path, lesson: str, student: str | None = None, sandbox: bool = False,
+              timeout: int | None = None) -> GradingReport:
+    """Autograde ``submitted/*/LESSON`` (or one student's) into ``autograded/`` and the gradebook.
+
+    Each submission is graded on its own, so a broken one is reported and does not stop the others.
+    ``timeout`` overrides the per-cell limit (seconds); ``sandbox`` runs student code in bubblewrap.
+    """
     check_lessons(root, [lesson])
-    nbgrader(root, "autograde", lesson, *(["--student", student] if student else []))
+    students = [student] if student else sorted(p.parent.name for p in (root / "submitted").glob(f"*/{lesson}"))
+    options = [f"--Execute.timeout={timeout}"] if timeout else []
+    env = nbgrader_env()
+    report = GradingReport()
+    with tempfile.TemporaryDirectory(prefix="course-grading-") as scratch:
+        if sandbox:
+            from .sandbox import KERNEL_NAME, write_kernelspec
+
+            runtime = Path(scratch, "runtime")
+            runtime.mkdir()
+            write_kernelspec(root, Path(scratch, "jupyter"), runtime)
+            env = {**env, "JUPYTER_PATH": os.pathsep.join(filter(None, [str(Path(scratch, "jupyter")), env.get("JUPYTER_PATH")])),
+                   "JUPYTER_RUNTIME_DIR": str(runtime)}
+            # The connection file and Unix sockets (the sandbox has no network) in the one shared folder.
+            options += [f"--Execute.kernel_name={KERNEL_NAME}", "--KernelManager.transport=ipc",
+                        f"--KernelManager.connection_file={runtime / 'kernel.json'}"]
+        for name in students:
+            problem = submission_problem(root, lesson, name)
+            if problem is None:
+                result = nbgrader(root, "autograde", lesson, "--student", name, *options, check=False, env=env)
+                if result.returncode != 0:
+                    problem = "nbgrader failed: " + _cause(result.stderr, Path(scratch, "runtime", "kernel.log"))
+            if problem:
+                report.problems[name] = problem
+            else:
+                report.graded.append(name)
+    return report
+
+
+def _cause(stderr: str, kernel_log: Path) -> str:
+    """The most telling line of a failed nbgrader run: its last exception, and the sandbox's own error."""
+    errors = [line.strip() for line in stderr.splitlines() if re.match(r"\s*\w+(Error|Exception): ", line)]
+    cause = (errors or stderr.strip().splitlines() or ["(no message)"])[-1][:300]
+    if kernel_log.is_file() and kernel_log.read_text().strip():
+        cause += f" (kernel: {kernel_log.read_text().strip().splitlines()[-1][:300]})"
+    return cause
+
+
+def collect(root: Path, lesson: str) -> list[str]:
+    """Move LMS downloads into nbgrader's layout with ``nbgrader zip_collect``; returns the students found.
+
+    Put the zip files (or loose notebooks) in ``downloaded/LESSON/archive/``, each notebook named
+    ``STUDENTID_LESSON.ipynb`` (the pattern is ``FileNameCollector.named_regexp`` in nbgrader_config.py).
+    """
+    check_lessons(root, [lesson])
+    archive = root / "downloaded" / lesson / "archive"
+    if not archive.is_dir() or not any(archive.iterdir()):
+        raise FileNotFoundError(f"Nothing to collect: put the LMS zip files in {archive}.")
+    nbgrader(root, "zip_collect", lesson)
+    return sorted(p.parent.name for p in (root / "submitted").glob(f"*/{lesson}"))
 
 
 def feedback(root: Path, lesson: str, student: str | None = None) -> None:
@@ -90,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name)
         p.add_argument("lesson")
         p.add_argument("--student")
+        if name == "autograde":
+            p.add_argument("--sandbox", action="store_true", help="run student code in bubblewrap (no files, no network)")
+            p.add_argument("--timeout", type=int, help="seconds per cell (default: nbgrader_config.py's 120)")
+    sub.add_parser("collect", help="LMS zip files -> submitted/").add_argument("lesson")
     sub.add_parser("export", help="grades to CSV").add_argument("--to", type=Path, default=Path("grades.csv"))
     sub.add_parser("validate", help="run a notebook's tests").add_argument("notebook", type=Path)
     args = parser.parse_args(argv)
@@ -106,8 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     root = (args.root or find_root()).resolve()
     if args.command == "release":
         print("released:", ", ".join(release(root, args.lessons)))
+    elif args.command == "collect":
+        print("collected:", ", ".join(collect(root, args.lesson)) or "nobody")
     elif args.command == "autograde":
-        autograde(root, args.lesson, args.student)
+        report = autograde(root, args.lesson, args.student, sandbox=args.sandbox, timeout=args.timeout)
+        print(report.summary())
+        return 1 if report.problems else 0
     elif args.command == "feedback":
         feedback(root, args.lesson, args.student)
     elif args.command == "export":

@@ -6,6 +6,29 @@ from pathlib import Path
 
 SOURCE_DIR = "solutions"   # nbgrader's source: instructor notebooks with answers and hidden tests
 RELEASE_DIR = "course"     # nbgrader's release: the student notebooks, generated, never edited by hand
+REPOSITORY = "ft-course/fine-tuning-course"  # GitHub owner/name: Colab and Binder links, the Colab install cell
+PACKAGE = "fine-tuning-course"               # the distribution name in pyproject.toml
+
+
+def colab_url(lesson: str) -> str:
+    """Open the student notebook of ``lesson`` in Google Colab."""
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/{RELEASE_DIR}/{lesson}/{lesson}.ipynb"
+
+
+def binder_url(lesson: str) -> str:
+    """Build the Binder environment from binder/ and open the student notebook of ``lesson`` in JupyterLab."""
+    return f"https://mybinder.org/v2/gh/{REPOSITORY}/main?urlpath=lab/tree/{RELEASE_DIR}/{lesson}/{lesson}.ipynb"
+
+
+def access_links(lesson: str) -> str:
+    """The Markdown line at the top of every lesson: Open in Colab · Launch Binder."""
+    return f"[Open in Colab]({colab_url(lesson)}) · [Launch Binder]({binder_url(lesson)})"
+
+
+COLAB_INSTALL = f'''# On Google Colab this installs the course package; anywhere else it does nothing.
+import sys
+if "google.colab" in sys.modules:
+    !pip install -q "{PACKAGE} @ git+https://github.com/{REPOSITORY}"'''
 
 
 def find_root(start: str | Path | None = None) -> Path:

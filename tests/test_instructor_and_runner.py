@@ -61,10 +61,11 @@ def test_release_autograde_feedback_export_round_trip(course_copy):
     submission = course_copy / "submitted" / "ada" / lesson / f"{lesson}.ipynb"
     submission.parent.mkdir(parents=True)
     submission.write_text(json.dumps(_answered(student_notebook(course_copy, lesson), solution_notebook(course_copy, lesson))))
-    instructor.autograde(course_copy, lesson)
+    report = instructor.autograde(course_copy, lesson)
+    assert not report.problems, report.summary()
     instructor.feedback(course_copy, lesson)
-    report = (course_copy / "feedback" / "ada" / lesson / f"{lesson}.html").read_text()
-    assert "BEGIN HIDDEN TESTS" not in report and "fp8-of-my-dreams" not in report, "feedback must not show hidden tests"
+    html = (course_copy / "feedback" / "ada" / lesson / f"{lesson}.html").read_text()
+    assert "BEGIN HIDDEN TESTS" not in html and "fp8-of-my-dreams" not in html, "feedback must not show hidden tests"
     rows = list(csv.DictReader(instructor.export(course_copy, course_copy / "grades.csv").open()))
     ada = [r for r in rows if r["student_id"] == "ada" and r["assignment"] == lesson]
     assert ada and float(ada[0]["raw_score"]) == sum(_points(solution_notebook(course_copy, lesson)))

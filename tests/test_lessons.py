@@ -124,7 +124,8 @@ def test_autograde_full_marks_zero_and_partial(lesson, course_copy):
         folder = course_copy / "submitted" / who / lesson
         folder.mkdir(parents=True)
         (folder / f"{lesson}.ipynb").write_text(text)
-    instructor.autograde(course_copy, lesson)
+    report = instructor.autograde(course_copy, lesson)
+    assert not report.problems, report.summary()
     with Gradebook(f"sqlite:///{course_copy / 'gradebook.db'}") as gradebook:
         scores = {who: gradebook.find_submission(lesson, who) for who in submissions}
         max_score = scores["answered"].max_score

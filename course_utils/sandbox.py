@@ -1,0 +1,63 @@
+"""Sandboxed grading: run each student's kernel inside bubblewrap (``bwrap``).
+
+nbgrader executes student code with the instructor's rights: a submission could read ``solutions/``,
+the hidden tests in ``gradebook.db``, or reach the network. In sandbox mode the kernel nbgrader starts is
+wrapped by a kernelspec whose argv runs ``bwrap`` with
+
+* the whole file system read-only, the course root replaced by an empty folder, and inside it only the
+  course package, its virtual environment and the notebook's own folder put back;
+* a fresh ``/tmp`` and ``HOME``, its own process table, and no network (a private network namespace
+  with loopback only); the kernel talks to nbgrader over Unix sockets (``ipc``) in a folder bound in.
+
+What it does not stop: code running in the kernel can still tamper with the kernel itself (for example
+IPython hooks that rewrite later cells). Review submissions whose scores look wrong in formgrader.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+KERNEL_NAME = "course-sandbox"
+
+
+def bwrap_path() -> str:
+    """The ``bwrap`` executable, or a clear error saying how to install it."""
+    path = shutil.which("bwrap")
+    if path is None:
+        raise RuntimeError("Sandboxed grading needs bubblewrap: install it with `apt-get install bubblewrap` "
+                           "(Debian/Ubuntu) or grade without --sandbox on a machine you trust.")
+    return path
+
+
+def write_kernelspec(root: Path, folder: Path, runtime_dir: Path) -> Path:
+    """Write the sandboxed kernelspec under ``folder/kernels/`` (put ``folder`` on JUPYTER_PATH).
+
+    ``runtime_dir`` holds the connection file and the kernel's sockets: the only shared, writable place.
+    """
+    root = root.resolve()
+    launcher = folder / "kernels" / KERNEL_NAME / "sandboxed_kernel.sh"
+    launcher.parent.mkdir(parents=True, exist_ok=True)
+    # The course package and the virtual environment usually live inside the hidden course root: show them again.
+    needed = (Path(__file__).resolve().parent, Path(sys.prefix).resolve())
+    binds = [f'--ro-bind "{path}" "{path}"' for path in needed if path.is_relative_to(root)]
+    launcher.write_text(f"""#!/bin/sh
+# Start an IPython kernel inside bubblewrap; $1 is the connection file. Written by course_utils.sandbox.
+exec 2>>"{runtime_dir}/kernel.log"  # bwrap's and the kernel's errors, for debugging
+exec "{bwrap_path()}" --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp \\
+    --tmpfs "{root}" {" ".join(binds)} \\
+    --bind "{runtime_dir}" "{runtime_dir}" --bind "$PWD" "$PWD" --chdir "$PWD" \\
+    --dir /tmp/home --setenv HOME /tmp/home --setenv MPLCONFIGDIR /tmp/home \\
+    --unsetenv COURSE_CACHE_DIR --unsetenv JPY_PARENT_PID \\
+    --unshare-net --unshare-pid --unshare-ipc --die-with-parent --new-session \\
+    "{sys.executable}" -m ipykernel_launcher -f "$1"
+""")
+    launcher.chmod(0o755)
+    # The kernel cannot see its parent's PID from its own PID namespace (--die-with-parent covers that), and
+    # signals do not cross bwrap: interrupts (per-cell timeouts) go as messages on the control channel.
+    spec = {"argv": [str(launcher), "{connection_file}"], "display_name": "Python 3 (sandboxed grading)",
+            "language": "python", "interrupt_mode": "message", "metadata": {"debugger": False}}
+    (launcher.parent / "kernel.json").write_text(json.dumps(spec, indent=1))
+    return launcher.parent

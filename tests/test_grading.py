@@ -1,0 +1,217 @@
+"""Grading you can trust: the instructor guide's workflow on a fake class, and what students cannot game.
+
+Lesson 00_setup is the class's assignment (it grades in seconds): three exercises of 2 points each.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import socket
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from course_utils import instructor
+from course_utils.layout import solution_notebook, student_notebook
+from test_lessons import _answered
+
+LESSON = "00_setup"
+FIRST, SECOND = "bytes_per_param_answer", "model_memory_answer"
+FULL = 6.0
+
+
+def _nbgrader_cell(cell: dict) -> dict:
+    return cell["metadata"].get("nbgrader", {})
+
+
+def _submit(root: Path, student: str, notebook: dict | str) -> Path:
+    path = root / "submitted" / student / LESSON / f"{LESSON}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(notebook if isinstance(notebook, str) else json.dumps(notebook))
+    return path
+
+
+def _answered_nb(root: Path, wrong: str | None = None) -> dict:
+    return _answered(student_notebook(root, LESSON), solution_notebook(root, LESSON), wrong=wrong)
+
+
+def _with_answer(notebook: dict, grade_id: str, source: str) -> dict:
+    for cell in notebook["cells"]:
+        if _nbgrader_cell(cell).get("grade_id") == grade_id:
+            cell["source"] = source
+    return notebook
+
+
+def _scores(root: Path) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        return {s.student.id: s.score for s in gradebook.assignment_submissions(LESSON)}
+
+
+def _outputs(root: Path, student: str) -> str:
+    notebook = json.loads((root / "autograded" / student / LESSON / f"{LESSON}.ipynb").read_text())
+    return "\n".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                     for c in notebook["cells"] for o in c.get("outputs", []))
+
+
+@pytest.fixture
+def released(course_copy: Path) -> Path:
+    instructor.release(course_copy, [LESSON])
+    return course_copy
+
+
+def _guide_commands() -> set[str]:
+    """The instructor subcommands the guide tells instructors to run."""
+    guide = (ROOT / "solutions" / "README.md").read_text()
+    return set(re.findall(r"python -m course_utils\.instructor (\w+)", guide))
+
+
+def test_fake_class_from_lms_zip_to_csv(released: Path, capsys):
+    """The guide's commands, end to end on a class of eight: LMS zip -> collect -> autograde -> feedback -> CSV."""
+    root = released
+    ran = {"release"}  # the fixture released the lesson
+
+    def command(*args: str) -> int:
+        ran.add(args[0])
+        return instructor.main(["--root", str(root), *args])
+
+    solution = solution_notebook(root, LESSON)
+    edited_tests = json.loads(student_notebook(root, LESSON).read_text())  # tests neutered, points raised
+    for cell in edited_tests["cells"]:
+        if _nbgrader_cell(cell).get("grade"):
+            cell["source"], cell["metadata"]["nbgrader"]["points"] = "pass", 100
+    deleted_tests = json.loads(student_notebook(root, LESSON).read_text())
+    deleted_tests["cells"] = [c for c in deleted_tests["cells"] if not _nbgrader_cell(c).get("grade")]
+    answered_no_tests = _answered_nb(root)
+    answered_no_tests["cells"] = [c for c in answered_no_tests["cells"] if not _nbgrader_cell(c).get("grade")]
+    class_files = {
+        "ada": json.dumps(_answered_nb(root)),                          # everything right
+        "bob": student_notebook(root, LESSON).read_text(),              # handed in untouched
+        "cyd": json.dumps(edited_tests),                                # edited locked tests and points
+        "dee": json.dumps(deleted_tests),                               # deleted the tests, no answers
+        "eli": json.dumps(answered_no_tests),                           # deleted the tests, right answers
+        "fay": '{"cells": [ this is not json',                          # broken file
+        "gus": json.dumps(_answered_nb(root, wrong=SECOND)),            # one exercise wrong: partial credit
+    }
+    archive = root / "downloaded" / LESSON / "archive"
+    archive.mkdir(parents=True)
+    with zipfile.ZipFile(archive / "lms_export.zip", "w") as bundle:
+        for student, text in class_files.items():
+            bundle.writestr(f"submissions/{student}_{LESSON}.ipynb", text)
+
+    assert command("collect", LESSON) == 0
+    assert capsys.readouterr().out.strip() == "collected: " + ", ".join(sorted(class_files))
+    (root / "submitted" / "hal" / LESSON).mkdir(parents=True)  # a folder with no notebook in it
+    (root / "submitted" / "hal" / LESSON / "notes.txt").write_text("forgot the notebook")
+
+    assert command("autograde", LESSON) == 1, "problems with some submissions: exit code 1"
+    printed = capsys.readouterr().out
+    assert printed.startswith("graded 6 of 8 submissions"), printed
+    fay, hal = (next(l for l in printed.splitlines() if l.strip().startswith(s)) for s in ("fay:", "hal:"))
+    assert "not a valid notebook" in fay and "resubmit" in fay, fay
+    assert "no 00_setup.ipynb" in hal and "notes.txt" in hal, hal
+    scores = _scores(root)
+    assert scores == {"ada": FULL, "bob": 0, "cyd": 0, "dee": 0, "eli": FULL, "gus": FULL - 2}, scores
+
+    first = _scores(root)
+    assert command("autograde", LESSON, "--student", "gus", "--timeout", "60") == 0
+    assert _scores(root) == first, "re-grading one student changes nobody's grade"
+    command("autograde", LESSON)
+    assert _scores(root) == first, "re-grading the class gives the same scores"
+
+    assert command("feedback", LESSON) == 0
+    hidden = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", solution.read_text().replace("\\n", "\n"), re.S)
+    hidden_lines = [line.strip().strip('",') for line in hidden.group(1).splitlines() if len(line.strip()) > 15]
+    for student in ("ada", "bob", "gus"):
+        html = (root / "feedback" / student / LESSON / f"{LESSON}.html").read_text()
+        leaked = [line for line in hidden_lines if line in html]
+        assert not leaked, f"{student}'s feedback shows hidden test code: {leaked[:2]}"
+
+    assert command("export", "--to", str(root / "grades.csv")) == 0
+    rows = list(csv.DictReader((root / "grades.csv").open()))
+    exported = {r["student_id"]: float(r["raw_score"]) for r in rows if r["assignment"] == LESSON}
+    assert exported == scores and all(float(r["max_score"]) == FULL for r in rows)
+
+    graded = root / "autograded" / "ada" / LESSON / f"{LESSON}.ipynb"
+    assert command("validate", str(graded)) == 0
+    assert _guide_commands() <= ran, f"the guide's commands not exercised here: {_guide_commands() - ran}"
+
+
+NEEDS_BWRAP = pytest.mark.skipif(shutil.which("bwrap") is None and not os.environ.get("COURSE_REQUIRE_SANDBOX"),
+                                 reason="bubblewrap is not installed (apt-get install bubblewrap); CI requires it")
+
+
+@pytest.mark.parametrize("sandbox", [False, pytest.param(True, marks=NEEDS_BWRAP)], ids=["plain", "sandboxed"])
+def test_an_endless_answer_costs_only_its_exercise(released: Path, sandbox: bool):
+    looping = _with_answer(_answered_nb(released), SECOND, "import time\nwhile True:\n    time.sleep(0.1)\n")
+    _submit(released, "eve", looping)
+    report = instructor.autograde(released, LESSON, timeout=10, sandbox=sandbox)
+    assert report.graded == ["eve"], report.summary()
+    assert _scores(released) == {"eve": FULL - 2}, "the timed-out exercise scores 0, the others still count"
+
+
+def test_partial_credit_within_an_exercise_with_several_test_cells(course_copy: Path):
+    """Lesson 04's LoRALinear has two test cells (layer 4 points, merge/unmerge 2): a broken merge keeps 4."""
+    lesson = "04_lora"
+    instructor.release(course_copy, [lesson])
+    notebook = _answered(student_notebook(course_copy, lesson), solution_notebook(course_copy, lesson))
+    for cell in notebook["cells"]:
+        if _nbgrader_cell(cell).get("grade_id") == "lora_linear_answer":
+            cell["source"] = cell["source"].replace("self.merged = True", "pass")
+    path = course_copy / "submitted" / "kim" / lesson / f"{lesson}.ipynb"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(notebook))
+    assert not instructor.autograde(course_copy, lesson).problems
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course_copy / 'gradebook.db'}") as gradebook:
+        grades = {g.name: g.score for g in gradebook.find_submission_notebook(lesson, lesson, "kim").grades}
+    assert grades["lora_linear_test"] == 4 and grades["lora_merge_test"] == 0, grades
+
+
+MALICIOUS = '''
+import json, pathlib, socket
+found = {}
+for name, path in {"solutions": "ROOT/solutions/00_setup/00_setup.ipynb", "gradebook": "ROOT/gradebook.db"}.items():
+    try:
+        pathlib.Path(path).read_bytes()
+        found[name] = "READ"
+    except Exception as error:
+        found[name] = "blocked: " + type(error).__name__
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=3).close()
+    found["network"] = "CONNECTED"
+except Exception as error:
+    found["network"] = "blocked: " + type(error).__name__
+print("ATTACK " + json.dumps(found))
+'''
+
+
+def _attack(root: Path, sandbox: bool) -> dict:
+    with socket.socket() as listener:  # a service on the grading machine the submission tries to reach
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        code = MALICIOUS.replace("ROOT", str(root)).replace("PORT", str(listener.getsockname()[1]))
+        notebook = _answered_nb(root)
+        answer = next(c for c in notebook["cells"] if _nbgrader_cell(c).get("grade_id") == FIRST)
+        _submit(root, "mal", _with_answer(notebook, FIRST, answer["source"] + "\n" + code))  # right answer + attack
+        report = instructor.autograde(root, LESSON, sandbox=sandbox)
+    assert report.graded == ["mal"], report.summary()
+    return json.loads(re.search(r"ATTACK (\{.*\})", _outputs(root, "mal")).group(1))
+
+
+@NEEDS_BWRAP
+def test_sandbox_blocks_a_malicious_submission(released: Path):
+    unsandboxed = _attack(released, sandbox=False)
+    assert unsandboxed == {"solutions": "READ", "gradebook": "READ", "network": "CONNECTED"}, \
+        f"without the sandbox the attack works (this is what the sandbox must stop): {unsandboxed}"
+    sandboxed = _attack(released, sandbox=True)
+    assert all(v.startswith("blocked") for v in sandboxed.values()), f"the sandbox let something through: {sandboxed}"
+    assert _scores(released) == {"mal": FULL}, "sandboxed grading still grades the notebook"
