@@ -40,9 +40,9 @@ def write_kernelspec(root: Path, folder: Path, runtime_dir: Path) -> Path:
     root = root.resolve()
     launcher = folder / "kernels" / KERNEL_NAME / "sandboxed_kernel.sh"
     launcher.parent.mkdir(parents=True, exist_ok=True)
-    # The course package and the virtual environment usually live inside the hidden course root: show them again.
+    # The course package and the virtual environment may live inside the hidden course root or /tmp: show them again.
     needed = (Path(__file__).resolve().parent, Path(sys.prefix).resolve())
-    binds = [f'--ro-bind "{path}" "{path}"' for path in needed if path.is_relative_to(root)]
+    binds = [f'--ro-bind "{path}" "{path}"' for path in needed]
     launcher.write_text(f"""#!/bin/sh
 # Start an IPython kernel inside bubblewrap; $1 is the connection file. Written by course_utils.sandbox.
 exec 2>>"{runtime_dir}/kernel.log"  # bwrap's and the kernel's errors, for debugging
