@@ -138,7 +138,7 @@ def collect(root: Path, lesson: str) -> list[str]:
     """Move LMS downloads into nbgrader's layout with ``nbgrader zip_collect``; returns the students found.
 
     Put the zip files (or loose notebooks) in ``downloaded/LESSON/archive/``, each notebook named
-    ``STUDENTID_LESSON.ipynb`` (the pattern is ``FileNameCollector.named_regexp`` in nbgrader_config.py).
+    ``STUDENTID_LESSON.ipynb`` (the pattern is ``FileNameCollectorPlugin.named_regexp`` in nbgrader_config.py).
     """
     check_lessons(root, [lesson])
     archive = root / "downloaded" / lesson / "archive"

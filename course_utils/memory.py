@@ -83,21 +83,6 @@ def size_on_disk_mb(path: str | Path) -> float:
     return sum(p.stat().st_size for p in files) / 1e6
 
 
-def training_state_mb(model) -> dict[str, float]:
-    """The memory a model's training state takes, read from its tensors, in MB.
-
-    ``weights``: every parameter and buffer as stored (4-bit weights at their packed size, with their
-    quantisation constants); ``gradients``: one per trainable value in its dtype; ``optimizer``: AdamW's
-    two fp32 moments per trainable value. Activations are not included: they depend on the batch.
-    """
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    weights = (model.get_memory_footprint() if hasattr(model, "get_memory_footprint")
-               else sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers())))
-    gradients = sum(p.numel() * p.element_size() for p in trainable)
-    optimizer = sum(2 * 4 * p.numel() for p in trainable)
-    return {"weights": weights / 1e6, "gradients": gradients / 1e6, "optimizer": optimizer / 1e6}
-
-
 def trainable_checkpoint_mb(model) -> float:
     """Size on disk (MB) of what training changed: the trainable parameters, saved with safetensors."""
     import tempfile

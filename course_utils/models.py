@@ -14,6 +14,7 @@ Three sources, one registry (the active :class:`~course_utils.profiles.Profile` 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import tempfile
@@ -330,13 +331,12 @@ def architecture_shape(config_or_name, name: str | None = None) -> ArchitectureS
     auto = AutoModelForCausalLM if config.model_type in ("llama", "qwen2") else AutoModel
     with torch.device("meta"):
         model = auto.from_config(config)
-    groups = linear_layer_groups(model)
-    linear = sum(d_in * d_out for shapes in groups.values() for d_in, d_out in shapes)
-    return ArchitectureShape(
+    shape = ArchitectureShape(
         name=name or getattr(config, "name_or_path", "") or config.model_type,
         hidden_size=config.hidden_size, num_layers=config.num_hidden_layers, vocab_size=config.vocab_size,
-        block_linears=groups, other_params=model.num_parameters() - linear,
+        block_linears=linear_layer_groups(model),
     )
+    return dataclasses.replace(shape, other_params=model.num_parameters() - shape.linear_params)
 
 
 def label_log_likelihoods(model, tokenizer, prompts: list[str], labels: list[str], max_length: int = 1024):

@@ -34,6 +34,15 @@ class RunRecord:
     train_seconds: float = 0.0
     peak_memory_mb: float = 0.0
     memory_kind: str = ""
+    # The training state, measured on the real tensors (MB): the model as stored (4-bit weights at their
+    # packed size), its gradients just before an optimiser step, and the optimiser's state after training.
+    weights_mb: float = 0.0
+    gradients_mb: float = 0.0
+    optimizer_mb: float = 0.0
+
+    @property
+    def training_state_mb(self) -> float:
+        return self.weights_mb + self.gradients_mb + self.optimizer_mb
 
     @property
     def trainable_percent(self) -> float:
@@ -43,6 +52,7 @@ class RunRecord:
         """A flat dict for a results table (the loss curve left out)."""
         row = {k: v for k, v in asdict(self).items() if k not in ("accuracy", "loss_curve")}
         row["trainable_percent"] = round(self.trainable_percent, 3)
+        row["training_state_mb"] = self.training_state_mb
         row.update({f"accuracy_{split}": acc for split, acc in self.accuracy.items()})
         return row
 
@@ -69,11 +79,16 @@ def _live_progress_callback():
     from transformers import TrainerCallback
 
     class LiveProgress(TrainerCallback):
-        """One progress bar with the latest loss; records the loss curve."""
+        """One progress bar with the latest loss; records the loss curve and the gradients' and optimiser's bytes."""
 
         def __init__(self):
             self.curve: list[tuple[int, float]] = []
             self.bar = None
+            self.gradient_bytes = self.optimizer_bytes = 0
+
+        def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+            grads = [p.grad for p in model.parameters() if p.grad is not None]
+            self.gradient_bytes = max(self.gradient_bytes, sum(g.numel() * g.element_size() for g in grads))
 
         def on_train_begin(self, args, state, control, **kwargs):
             self.bar = tqdm(total=state.max_steps, desc="training", unit="step")
@@ -86,8 +101,10 @@ def _live_progress_callback():
                 self.curve.append((state.global_step, float(logs["loss"])))
                 self.bar.set_postfix(loss=f"{logs['loss']:.3f}")
 
-        def on_train_end(self, args, state, control, **kwargs):
+        def on_train_end(self, args, state, control, optimizer=None, **kwargs):
             self.bar.close()
+            tensors = [t for group in optimizer.state.values() for t in group.values() if hasattr(t, "dim") and t.dim() > 0]
+            self.optimizer_bytes = sum(t.numel() * t.element_size() for t in tensors)
 
     return LiveProgress()
 
@@ -137,6 +154,8 @@ def train_classifier(model, tokenizer, data, profile: Profile | str | None = Non
     return RunRecord(
         name=name, trainable_params=trainable, total_params=total, accuracy=accuracy, loss_curve=progress.curve,
         train_seconds=seconds, peak_memory_mb=memory.peak_mb, memory_kind=memory.kind,
+        weights_mb=model.get_memory_footprint() / 1e6, gradients_mb=progress.gradient_bytes / 1e6,
+        optimizer_mb=progress.optimizer_bytes / 1e6,
     )
 
 
