@@ -4,11 +4,11 @@
     python3 -m course_utils.bootstrap test    # venv + install, then the whole test suite
 
 Run from the repository root with any Python >= 3.10; this file uses the standard library only.
-It creates ``.venv`` (or ``$COURSE_VENV``), installs torch first (``torch==2.13.0``: on machines with
-a local CPU wheel that is what pip takes; set ``COURSE_TORCH_INDEX`` to a wheel index, e.g.
-``https://download.pytorch.org/whl/cpu``, to choose a build elsewhere), then the course package with
-its test extras. Re-running skips installation while ``pyproject.toml`` is unchanged. Extra
-arguments go to JupyterLab or pytest.
+It creates ``.venv`` (or ``$COURSE_VENV``), installs torch first (the lock's version; set
+``COURSE_TORCH_INDEX`` to a wheel index, e.g. ``https://download.pytorch.org/whl/cpu``, to choose a
+build), then the course package with its test extras, every package at the version in
+``course_utils/requirements.lock``. Re-running skips installation while ``pyproject.toml`` and the lock
+are unchanged. Extra arguments go to JupyterLab or pytest.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import sys
 import venv
 from pathlib import Path
 
+from .lock import LOCK, WITHOUT_TORCH_LOCK
+
 ROOT = Path(__file__).resolve().parent.parent
-TORCH_PIN = "torch==2.13.0"
 
 
 def fail(message: str) -> None:
@@ -49,15 +50,16 @@ def ensure_environment(venv_dir: Path) -> Path:
         print(f"Creating a virtual environment in {venv_dir}", flush=True)
         venv.EnvBuilder(with_pip=True).create(venv_dir)
     stamp = venv_dir / ".course-installed"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
         return python
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
     has_torch = subprocess.run([str(python), "-c", "import torch"], capture_output=True).returncode == 0
     if not has_torch:
         index = os.environ.get("COURSE_TORCH_INDEX")
-        run(pip + [TORCH_PIN] + (["--index-url", index] if index else []))
-    run(pip + ["-e", f"{ROOT}[test]"])
+        run(pip + ["-c", str(LOCK), "torch"] + (["--index-url", index] if index else []))
+    # Every other package at the lock's version; a torch installed beforehand (a CUDA build) is kept.
+    run(pip + ["-c", str(WITHOUT_TORCH_LOCK), "-e", f"{ROOT}[test]"])
     stamp.write_text(wanted)
     return python
 

@@ -1,4 +1,4 @@
-"""What machine is this? Colab, Binder or local; GPU, memory, online status; versions against pins."""
+"""What machine is this? Colab, Binder or local; GPU, memory, online status; versions against the lock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import socket
 import sys
 from dataclasses import dataclass
 
-from .layout import PACKAGE as DISTRIBUTION  # the distribution whose pins are checked
+from .layout import PACKAGE as DISTRIBUTION  # the distribution whose dependencies are checked
+from .lock import OWN_BUILD, canonical, locked_versions
 
 HUB_HOST = "huggingface.co"
 
@@ -78,9 +79,14 @@ def detect_environment() -> Environment:
 
 
 def check_versions() -> "pandas.DataFrame":  # noqa: F821
-    """Installed version of each pinned dependency next to its pin, with what to do if it is off."""
+    """Each dependency's installed version next to the lock's, with the command that fixes a mismatch.
+
+    Rows: every dependency the course package declares, then any other locked package installed at another
+    version. torch may be a build of your own (Colab's, a CUDA wheel) anywhere in pyproject's range.
+    """
     import pandas as pd
     from packaging.requirements import Requirement
+    from packaging.version import Version
 
     try:
         requirements = importlib.metadata.requires(DISTRIBUTION) or []
@@ -89,34 +95,35 @@ def check_versions() -> "pandas.DataFrame":  # noqa: F821
             f"The course package '{DISTRIBUTION}' is not installed in this kernel's environment: "
             "run `python -m course_utils.bootstrap lab` from the repository (or the install cell on Colab)."
         ) from err
+    locked = locked_versions()
+    direct = {canonical(r.name): r for r in map(Requirement, requirements)
+              if not r.marker or r.marker.evaluate({"extra": ""})}  # extras (tests, gpu) are optional
+    installed = {canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()
+                 if d.metadata["Name"]}
+    same = lambda name: name in installed and Version(installed[name]).public == Version(locked[name]).public  # noqa: E731
+    drifted = [name for name in sorted(locked) if name not in direct and name in installed and not same(name)]
     rows = []
-    for line in requirements:
-        req = Requirement(line)
-        if req.marker and not req.marker.evaluate({"extra": ""}):
-            continue  # optional extras (tests, gpu) are not required to run the course
-        try:
-            installed = importlib.metadata.version(req.name)
-        except importlib.metadata.PackageNotFoundError:
-            installed = None
-        ok = installed is not None and req.specifier.contains(installed, prereleases=True)
-        rows.append({
-            "package": req.name, "pin": str(req.specifier) or "any", "installed": installed or "missing",
-            "status": "ok" if ok else f"fix: pip install '{req.name}{req.specifier}'",
-        })
+    for name in [*direct, *drifted]:
+        have = installed.get(name, "missing")
+        own_build = name == OWN_BUILD and have != "missing" and direct[name].specifier.contains(have, prereleases=True)
+        rows.append({"package": name, "range": str(direct[name].specifier) if name in direct else "(dependency)",
+                     "locked": locked[name], "installed": have + (" (your own build)" if own_build and not same(name) else ""),
+                     "status": "ok" if same(name) or own_build else f"fix: pip install '{name}=={locked[name]}'"})
     return pd.DataFrame(rows).set_index("package")
 
 
 def main() -> int:
-    """``python -m course_utils.environment``: this machine, and every dependency against its pin."""
+    """``python -m course_utils.environment``: this machine, and every dependency against the lock."""
     env = detect_environment()
     print(env)
     versions = check_versions()
     print(versions.to_string())
     broken = versions[versions["status"] != "ok"]
     if len(broken):
-        print(f"\n{len(broken)} package(s) off their pins: run the 'fix' commands above, then restart the kernel.")
+        print(f"\n{len(broken)} package(s) differ from the course's lock: run the 'fix' commands above, "
+              "then restart the kernel.")
         return 1
-    print("\nEvery dependency matches its pin.")
+    print("\nEvery dependency matches the course's lock.")
     return 0
 
 

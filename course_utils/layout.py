@@ -25,10 +25,12 @@ def access_links(lesson: str) -> str:
     return f"[Open in Colab]({colab_url(lesson)}) · [Launch Binder]({binder_url(lesson)})"
 
 
-COLAB_INSTALL = f'''# On Google Colab this installs the course package; anywhere else it does nothing.
+# The lock without torch (course_utils/lock.py): Colab keeps its own CUDA build of torch.
+COLAB_CONSTRAINTS = f"https://raw.githubusercontent.com/{REPOSITORY}/main/course_utils/requirements-without-torch.lock"
+COLAB_INSTALL = f'''# On Google Colab this installs the course package at the course's tested versions; anywhere else it does nothing.
 import sys
 if "google.colab" in sys.modules:
-    !pip install -q "{PACKAGE} @ git+https://github.com/{REPOSITORY}"'''
+    !pip install -q -c {COLAB_CONSTRAINTS} "{PACKAGE} @ git+https://github.com/{REPOSITORY}"'''
 
 
 def find_root(start: str | Path | None = None) -> Path:

@@ -47,7 +47,8 @@ def peak_process_memory_mb() -> float:
 def record_results(lesson: str, **metrics) -> None:
     """Show a lesson's key numbers as a table; under the course runner, also save them for its summary.
 
-    The process's peak memory is added to the record.
+    The process's peak memory is added to the record. ``left_out={part: reason}`` names what the lesson could
+    not run on the installed libraries; the course runner then reports the lesson as incomplete.
     """
     import pandas as pd
     from IPython.display import display

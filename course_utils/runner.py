@@ -5,7 +5,9 @@
 
 Executed notebooks are kept in ``runs/<profile>/<notebooks>/``; ``summary.md`` and ``summary.json``
 beside them list each lesson's status, wall time, peak memory and the key numbers it recorded with
-:func:`course_utils.lesson.record_results`. The exit code is 1 if any lesson failed.
+:func:`course_utils.lesson.record_results`. A lesson that ran but recorded parts it had to leave out
+(``left_out``, e.g. a method the installed libraries refuse) is "incomplete". The exit code is 1 unless
+every lesson is "ok".
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def run_lesson(notebook: Path, output: Path, profile: str, timeout: int = 1800) 
         recorded = Path(results_dir, f"{lesson}.json")
         metrics = json.loads(recorded.read_text()) if recorded.exists() else {}
     metrics.pop("lesson", None)
+    if status == "ok" and metrics.get("left_out"):
+        status = "incomplete: " + "; ".join(f"{part}: {why}" for part, why in metrics["left_out"].items())[:300]
     return {"lesson": lesson, "status": status, "wall_seconds": round(seconds, 1),
             "peak_rss_mb": metrics.pop("peak_rss_mb", None), "metrics": metrics, "executed": str(output)}
 

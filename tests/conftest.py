@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.layout import RELEASE_DIR, SOURCE_DIR, lesson_ids
+from course_utils.lock import canonical
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = lesson_ids(ROOT)
@@ -28,3 +29,18 @@ def course_copy(tmp_path: Path) -> Path:
     for folder in (SOURCE_DIR, RELEASE_DIR):
         shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     return root
+
+
+def pretend_installed(monkeypatch: pytest.MonkeyPatch, name: str, version: str) -> None:
+    """Make ``importlib.metadata.distributions()`` report ``name`` at ``version`` (the environment check reads it)."""
+    import importlib.metadata
+
+    real = importlib.metadata.distributions
+
+    def distributions():
+        for dist in real():
+            if dist.metadata["Name"] and canonical(dist.metadata["Name"]) == name:
+                dist = type("Fake", (), {"metadata": {"Name": name}, "version": version})()
+            yield dist
+
+    monkeypatch.setattr(importlib.metadata, "distributions", distributions)

@@ -1,4 +1,4 @@
-"""Students' ways in agree with the pins: binder/, the Colab install cell, the links, the environment check.
+"""Students' ways in agree with the lock: binder/, the Colab install cell, the links, the environment check.
 
 Nothing here builds an image or touches the network: it checks the files say the same thing.
 """
@@ -9,31 +9,27 @@ import json
 import re
 import tomllib
 
-from packaging.requirements import Requirement
+import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from conftest import LESSONS, ROOT
-from course_utils.bootstrap import TORCH_PIN
-from course_utils.layout import COLAB_INSTALL, PACKAGE, REPOSITORY, access_links, binder_url, colab_url
+from conftest import LESSONS, ROOT, pretend_installed
+from course_utils.layout import COLAB_CONSTRAINTS, COLAB_INSTALL, PACKAGE, REPOSITORY, access_links, binder_url, colab_url
 from course_utils.layout import solution_notebook, student_notebook
+from course_utils.lock import WITHOUT_TORCH_LOCK, locked_versions
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-def _pin(name: str) -> Requirement:
-    return next(r for r in map(Requirement, PYPROJECT["project"]["dependencies"]) if r.name == name)
-
-
-def test_binder_installs_the_same_torch_and_the_package_with_its_pins():
+def test_binder_installs_torch_and_the_package_from_the_lock():
     lines = [l.strip() for l in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
              if l.strip() and not l.startswith("#")]
-    torch = [l for l in lines if l.startswith("torch")]
-    assert torch == [TORCH_PIN], f"binder pins {torch}, the bootstrap installs {TORCH_PIN}"
-    assert _pin("torch").specifier.contains(TORCH_PIN.split("==")[1]), "the torch pin must satisfy pyproject's range"
+    assert "-c ../course_utils/requirements.lock" in lines and (ROOT / "binder" / "../course_utils/requirements.lock").is_file()
+    assert "torch" in lines, "Binder installs torch first, at the lock's version"
     assert any("download.pytorch.org/whl/cpu" in l for l in lines), "Binder has no GPU: the CPU torch index"
     post_build = (ROOT / "binder" / "postBuild").read_text()
-    assert re.search(r"pip install .*-e \.(\s|$)", post_build), "postBuild installs the course package (with pyproject's pins)"
+    assert re.search(r"pip install .*-c course_utils/requirements\.lock .*-e \.(\s|$)", post_build), \
+        "postBuild installs the course package at the lock's versions"
     python = (ROOT / "binder" / "runtime.txt").read_text().strip().removeprefix("python-")
     assert SpecifierSet(PYPROJECT["project"]["requires-python"]).contains(Version(python + ".0"))
 
@@ -47,6 +43,9 @@ def test_every_notebook_installs_this_package_on_colab_and_links_colab_and_binde
             assert source(cells[1]) == COLAB_INSTALL, f"{path}: the second cell must be the shared Colab install cell"
             assert access_links(lesson) in source(cells[0]), f"{path}: Open in Colab / Binder links under the title"
     assert f"git+https://github.com/{REPOSITORY}" in COLAB_INSTALL
+    assert f"-c {COLAB_CONSTRAINTS} " in COLAB_INSTALL, "Colab installs at the lock's versions"
+    in_repo = COLAB_CONSTRAINTS.removeprefix(f"https://raw.githubusercontent.com/{REPOSITORY}/main/")
+    assert ROOT / in_repo == WITHOUT_TORCH_LOCK, "Colab reads the lock without torch (it keeps its own CUDA build)"
 
 
 def test_readme_links_every_lesson_three_ways():
@@ -57,14 +56,11 @@ def test_readme_links_every_lesson_three_ways():
         assert colab_url(lesson) in row and binder_url(lesson) in row, f"{lesson}: Colab and Binder links in its row"
 
 
+@pytest.mark.lock
 def test_environment_check_passes_here_and_names_the_fix(monkeypatch, capsys):
-    import importlib.metadata
-
     from course_utils import environment
 
     assert environment.main() == 0, capsys.readouterr().out
-    real_version = importlib.metadata.version
-    monkeypatch.setattr(importlib.metadata, "version",
-                        lambda name: "1.0.0" if name == "peft" else real_version(name))
+    pretend_installed(monkeypatch, "peft", "0.18.0")
     assert environment.main() == 1
-    assert f"fix: pip install 'peft{_pin('peft').specifier}'" in capsys.readouterr().out
+    assert f"fix: pip install 'peft=={locked_versions()['peft']}'" in capsys.readouterr().out

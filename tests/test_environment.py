@@ -1,7 +1,9 @@
 import pytest
 
+from conftest import pretend_installed
 from course_utils import environment
 from course_utils.environment import check_versions, detect_platform, is_online
+from course_utils.lock import locked_versions
 
 
 def test_hf_hub_offline_means_offline_without_touching_the_network(monkeypatch):
@@ -30,19 +32,27 @@ def test_platform_detection(monkeypatch, variable, expected):
     assert detect_platform() == expected
 
 
-def test_installed_versions_satisfy_the_pins():
+@pytest.mark.lock
+def test_installed_versions_match_the_lock():
     table = check_versions()
     assert {"torch", "transformers", "peft", "bitsandbytes", "nbgrader", "papermill"} <= set(table.index)
     assert (table["status"] == "ok").all(), table[table["status"] != "ok"]
     assert "pytest" not in table.index, "test extras are not required to run the course"
 
 
-def test_a_version_outside_its_pin_says_how_to_fix(monkeypatch):
-    real = environment.importlib.metadata.version
-    monkeypatch.setattr(environment.importlib.metadata, "version",
-                        lambda name: "4.0.0" if name == "transformers" else real(name))
-    row = check_versions().loc["transformers"]
-    assert row["installed"] == "4.0.0" and row["status"].startswith("fix: pip install 'transformers")
+@pytest.mark.parametrize("name, version", [("transformers", "5.24.0"), ("transformers", "5.10.0"), ("tokenizers", "0.1.0")])
+def test_a_version_other_than_the_locks_says_how_to_fix(monkeypatch, name, version):
+    pretend_installed(monkeypatch, name, version)
+    row = check_versions().loc[name]
+    assert row["installed"] == version and row["status"] == f"fix: pip install '{name}=={locked_versions()[name]}'"
+
+
+def test_a_torch_build_of_your_own_in_range_is_fine_and_out_of_range_is_not(monkeypatch):
+    pretend_installed(monkeypatch, "torch", "2.9.0+cu126")
+    row = check_versions().loc["torch"]
+    assert row["status"] == "ok" and row["installed"] == "2.9.0+cu126 (your own build)"
+    pretend_installed(monkeypatch, "torch", "2.15.0")
+    assert check_versions().loc["torch", "status"] == f"fix: pip install 'torch=={locked_versions()['torch']}'"
 
 
 def test_detect_environment_on_this_machine(monkeypatch):
