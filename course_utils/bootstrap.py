@@ -3,12 +3,13 @@
     python3 -m course_utils.bootstrap lab     # venv + install, then JupyterLab on course/
     python3 -m course_utils.bootstrap test    # venv + install, then the whole test suite
 
-Run from the repository root with any Python >= 3.10; this file uses the standard library only.
+Run from the repository root with Python >= 3.11; this file uses the standard library only.
 It creates ``.venv`` (or ``$COURSE_VENV``), installs torch first (the lock's version; set
 ``COURSE_TORCH_INDEX`` to a wheel index, e.g. ``https://download.pytorch.org/whl/cpu``, to choose a
 build), then the course package with its test extras, every package at the version in
-``course_utils/requirements.lock``. Re-running skips installation while ``pyproject.toml`` and the lock
-are unchanged. Extra arguments go to JupyterLab or pytest.
+``course_utils/requirements.lock``. A torch that was in the venv before the first run (a CUDA build of
+your own) is kept; one that bootstrap installed follows the lock. Re-running skips installation while
+``pyproject.toml`` and the lock are unchanged. Extra arguments go to JupyterLab or pytest.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from .lock import LOCK, WITHOUT_TORCH_LOCK
 
 ROOT = Path(__file__).resolve().parent.parent
+MIN_PYTHON = (3, 11)  # pyproject.toml's requires-python
 
 
 def fail(message: str) -> None:
@@ -54,11 +56,13 @@ def ensure_environment(venv_dir: Path) -> Path:
     if stamp.exists() and stamp.read_text() == wanted:
         return python
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+    # torch first, at the lock's version, unless the venv already has one that bootstrap did not install (your build).
+    owns_torch = venv_dir / ".course-torch"
     has_torch = subprocess.run([str(python), "-c", "import torch"], capture_output=True).returncode == 0
-    if not has_torch:
+    if owns_torch.exists() or not has_torch:
         index = os.environ.get("COURSE_TORCH_INDEX")
-        run(pip + ["-c", str(LOCK), "torch"] + (["--index-url", index] if index else []))
-    # Every other package at the lock's version; a torch installed beforehand (a CUDA build) is kept.
+        run(pip + ["-c", str(LOCK), "torch"] + (["--extra-index-url", index] if index else []))
+        owns_torch.write_text("torch installed by course_utils.bootstrap from the lock; it follows the lock\n")
     run(pip + ["-c", str(WITHOUT_TORCH_LOCK), "-e", f"{ROOT}[test]"])
     stamp.write_text(wanted)
     return python
@@ -68,6 +72,9 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"lab", "test", "install"}:
         print(__doc__)
         return 2
+    if sys.version_info < MIN_PYTHON:
+        fail(f"the course needs Python {'.'.join(map(str, MIN_PYTHON))} or newer, and this is {sys.version.split()[0]}: "
+             f"install a newer Python, then run `python3.11 -m course_utils.bootstrap {argv[0]}`.")
     command, extra = argv[0], argv[1:]
     venv_dir = Path(os.environ.get("COURSE_VENV", ROOT / ".venv"))
     python = ensure_environment(venv_dir)

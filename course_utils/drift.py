@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from .layout import PACKAGE
-from .lock import LOCK, OWN_BUILD, ROOT, canonical, read_lock
+from .lock import LOCK, OWN_BUILD, ROOT, canonical, lock_without, only_for_own_build, read_lock
 
 
 def known_broken() -> dict[str, str]:
@@ -40,14 +40,15 @@ def newest_requirements(lift: dict[str, str]) -> list[str]:
     from packaging.requirements import Requirement
     from packaging.version import Version
 
+    from packaging.specifiers import SpecifierSet
+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     out = []
     for req in map(Requirement, project["dependencies"] + project["optional-dependencies"]["test"]):
         if canonical(req.name) in lift:
             caps = [s for s in req.specifier if s.operator in ("<", "<=")]
             kept = [str(s) for s in req.specifier if s not in caps]
-            kept += [f"<{Version(caps[0].version).major + 1}"] if caps else []
-            req = Requirement(f"{req.name}{','.join(kept)}")
+            req.specifier = SpecifierSet(",".join(kept + ([f"<{Version(caps[0].version).major + 1}"] if caps else [])))
         out.append(str(req))
     return out
 
@@ -59,10 +60,9 @@ def run(cmd: list, log: Path, **kwargs) -> int:
 
 
 def installed_versions(python: Path) -> dict[str, str]:
-    code = ("import importlib.metadata as m, json; print(json.dumps({d.metadata['Name']: d.version "
-            "for d in m.distributions() if d.metadata['Name']}))")
-    names = json.loads(subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout)
-    return {canonical(name): version for name, version in names.items()}
+    """What the drift venv holds (its own interpreter answers)."""
+    code = "import json; from course_utils.lock import installed_versions; print(json.dumps(installed_versions()))"
+    return json.loads(subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
 def moved_packages(now: dict[str, str], lift: dict[str, str]) -> list[dict]:
@@ -132,30 +132,42 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "drift.log"
     log.write_text("")
+    if args.keep and args.keep.exists() and not (args.keep / "pyvenv.cfg").exists():
+        raise SystemExit(f"drift: {args.keep} exists and is not a virtual environment; name a new folder for --keep.")
     venv_dir = (args.keep or Path(tempfile.mkdtemp(prefix="course-drift-"))).resolve()
+    cache = Path(tempfile.mkdtemp(prefix="course-drift-cache-"))  # lessons must not reuse runs made on the lock
     lift = {canonical(name): why for name, why in known_broken().items()}
     try:
         venv.EnvBuilder(with_pip=True, clear=True).create(venv_dir)
         python = venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
         pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        index = ["--index-url", os.environ["COURSE_TORCH_INDEX"]] if os.environ.get("COURSE_TORCH_INDEX") else []
+        index = ["--extra-index-url", os.environ["COURSE_TORCH_INDEX"]] if os.environ.get("COURSE_TORCH_INDEX") else []
         requirements = newest_requirements(lift)
-        torch = next(r for r in requirements if canonical(Requirement(r).name) == OWN_BUILD)
-        steps = [pip + ([torch] if args.upgrade_torch else ["-c", LOCK, OWN_BUILD]) + index,
-                 pip + requirements, pip + ["--no-deps", "-e", ROOT]]
+        if args.upgrade_torch:
+            steps = [pip + [next(r for r in requirements if canonical(Requirement(r).name) == OWN_BUILD)] + index]
+            keep_torch = []
+        else:  # torch and what only it needs stay at the lock's versions; everything else moves
+            entries = read_lock()
+            torch_lock = out / "torch.lock"
+            torch_lock.write_text(lock_without(LOCK.read_text(), {e.name for e in entries} - only_for_own_build(entries),
+                                               "the drift check keeps torch at the lock"))
+            steps, keep_torch = [pip + ["-c", torch_lock, OWN_BUILD] + index], ["-c", torch_lock]
+        steps += [pip + ["--upgrade", "--upgrade-strategy", "eager", *keep_torch, *requirements] + index,
+                  pip + ["--no-deps", "-e", ROOT]]
         for step in steps:
             if run(step, log) != 0:
                 raise SystemExit(f"drift: installing the newest releases failed; see {log}")
         env = {**os.environ, "COURSE_PROFILE": "tiny", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-               "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+               "COURSE_CACHE_DIR": str(cache), "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
         junit = out / "fast-tests.xml"
         junit.unlink(missing_ok=True)
         run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "-m", "not notebook and not lock",
              f"--junitxml={junit}"], log, cwd=ROOT, env=env)
         counts, failures = failed_tests(junit)
-        run([python, "-m", "course_utils.runner", "--profile", "tiny", "--out", out / "lessons"], log, cwd=ROOT, env=env)
         summary = out / "lessons" / "summary.json"
-        lessons = json.loads(summary.read_text()) if summary.exists() else []
+        summary.unlink(missing_ok=True)
+        run([python, "-m", "course_utils.runner", "--profile", "tiny", "--out", out / "lessons"], log, cwd=ROOT, env=env)
+        lessons = json.loads(summary.read_text()) if summary.exists() else []  # none: the runner crashed (see the log)
         report = {"date": datetime.date.today().isoformat(), "lifted": [f"{n} ({w})" for n, w in lift.items()],
                   "upgrade_torch": args.upgrade_torch, "moved": moved_packages(installed_versions(python), lift),
                   "tests": {"counts": counts, "failures": failures},
@@ -167,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         print((out / "report.md").read_text())
         return 0 if report["ok"] else 1
     finally:
+        shutil.rmtree(cache, ignore_errors=True)
         if not args.keep:
             shutil.rmtree(venv_dir, ignore_errors=True)
 

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 
 from .layout import PACKAGE as DISTRIBUTION  # the distribution whose dependencies are checked
-from .lock import OWN_BUILD, canonical, locked_versions
+from .lock import OWN_BUILD, canonical, installed_versions, locked_versions, only_for_own_build, read_lock
 
 HUB_HOST = "huggingface.co"
 
@@ -78,37 +78,72 @@ def detect_environment() -> Environment:
     )
 
 
+def runtime_requirements(name: str) -> list["Requirement"]:  # noqa: F821
+    """What the installed distribution ``name`` requires, without its optional extras."""
+    from packaging.requirements import Requirement
+
+    return [r for r in map(Requirement, importlib.metadata.requires(name) or [])
+            if not r.marker or r.marker.evaluate({"extra": ""})]
+
+
+def runtime_closure(root: str, installed: dict[str, str]) -> set[str]:
+    """The installed packages that ``root`` needs to run, directly or not (optional extras excluded)."""
+    found, todo = set(), [root]
+    while todo:
+        for req in runtime_requirements(todo.pop()):
+            name = canonical(req.name)
+            if name in installed and name not in found:
+                found.add(name)
+                todo.append(name)
+    return found
+
+
+def own_torch_packages(installed: dict[str, str], locked: dict[str, str]) -> set[str]:
+    """torch and what only it needs, when torch is not the lock's build (Colab's, a CUDA wheel): the user's to choose."""
+    if OWN_BUILD not in installed or _same(OWN_BUILD, installed, locked):
+        return set()
+    return {OWN_BUILD} | only_for_own_build(read_lock()) | (runtime_closure(OWN_BUILD, installed) - set(locked))
+
+
+def _same(name: str, installed: dict[str, str], locked: dict[str, str]) -> bool:
+    from packaging.version import Version
+
+    return name in installed and name in locked and Version(installed[name]).public == Version(locked[name]).public
+
+
 def check_versions() -> "pandas.DataFrame":  # noqa: F821
     """Each dependency's installed version next to the lock's, with the command that fixes a mismatch.
 
-    Rows: every dependency the course package declares, then any other locked package installed at another
-    version. torch may be a build of your own (Colab's, a CUDA wheel) anywhere in pyproject's range.
+    Rows: every dependency the course package declares, then any other package it needs that is installed at
+    a version other than the lock's. torch may be a build of your own (Colab's, a CUDA wheel) anywhere in
+    pyproject's range; what only that torch needs is then yours too, and not checked.
     """
     import pandas as pd
-    from packaging.requirements import Requirement
-    from packaging.version import Version
 
     try:
-        requirements = importlib.metadata.requires(DISTRIBUTION) or []
+        direct = {canonical(r.name): r for r in runtime_requirements(DISTRIBUTION)}
     except importlib.metadata.PackageNotFoundError as err:
         raise RuntimeError(
             f"The course package '{DISTRIBUTION}' is not installed in this kernel's environment: "
             "run `python -m course_utils.bootstrap lab` from the repository (or the install cell on Colab)."
         ) from err
-    locked = locked_versions()
-    direct = {canonical(r.name): r for r in map(Requirement, requirements)
-              if not r.marker or r.marker.evaluate({"extra": ""})}  # extras (tests, gpu) are optional
-    installed = {canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()
-                 if d.metadata["Name"]}
-    same = lambda name: name in installed and Version(installed[name]).public == Version(locked[name]).public  # noqa: E731
-    drifted = [name for name in sorted(locked) if name not in direct and name in installed and not same(name)]
+    installed, locked = installed_versions(), locked_versions()
+    own = own_torch_packages(installed, locked)
+    needed = runtime_closure(DISTRIBUTION, installed) - own
+    drifted = sorted(name for name in needed if name not in direct and not _same(name, installed, locked))
     rows = []
     for name in [*direct, *drifted]:
-        have = installed.get(name, "missing")
-        own_build = name == OWN_BUILD and have != "missing" and direct[name].specifier.contains(have, prereleases=True)
+        have, want = installed.get(name, "missing"), locked.get(name)
+        own_build = name in own and direct[name].specifier.contains(have, prereleases=True)
+        if _same(name, installed, locked) or own_build:
+            status = "ok"
+        elif want is None:
+            status = "fix: not in the course's lock; reinstall the course (python3 -m course_utils.bootstrap install)"
+        else:
+            status = f"fix: pip install '{name}=={want}'"
         rows.append({"package": name, "range": str(direct[name].specifier) if name in direct else "(dependency)",
-                     "locked": locked[name], "installed": have + (" (your own build)" if own_build and not same(name) else ""),
-                     "status": "ok" if same(name) or own_build else f"fix: pip install '{name}=={locked[name]}'"})
+                     "locked": want or "not locked", "installed": have + (" (your own build)" if own_build else ""),
+                     "status": status})
     return pd.DataFrame(rows).set_index("package")
 
 

@@ -25,12 +25,18 @@ def access_links(lesson: str) -> str:
     return f"[Open in Colab]({colab_url(lesson)}) · [Launch Binder]({binder_url(lesson)})"
 
 
-# The lock without torch (course_utils/lock.py): Colab keeps its own CUDA build of torch.
-COLAB_CONSTRAINTS = f"https://raw.githubusercontent.com/{REPOSITORY}/main/course_utils/requirements-without-torch.lock"
+# The lock without torch and Colab's kernel (course_utils/lock.py): Colab keeps its CUDA torch and its running kernel.
+COLAB_CONSTRAINTS = f"https://raw.githubusercontent.com/{REPOSITORY}/main/course_utils/requirements-colab.lock"
 COLAB_INSTALL = f'''# On Google Colab this installs the course package at the course's tested versions; anywhere else it does nothing.
 import sys
 if "google.colab" in sys.modules:
-    !pip install -q -c {COLAB_CONSTRAINTS} "{PACKAGE} @ git+https://github.com/{REPOSITORY}"'''
+    import importlib.metadata as metadata
+    before = {{d.metadata["Name"]: d.version for d in metadata.distributions()}}
+    !pip install -q -c {COLAB_CONSTRAINTS} "{PACKAGE} @ git+https://github.com/{REPOSITORY}"
+    replaced = [name for name, version in before.items()
+                if name.lower().replace("-", "_") in sys.modules and metadata.version(name) != version]
+    if replaced:
+        print(f"pip replaced {{', '.join(replaced)}}, already loaded here: Runtime > Restart session, then run again.")'''
 
 
 def find_root(start: str | Path | None = None) -> Path:

@@ -60,7 +60,7 @@ def run_lesson(notebook: Path, output: Path, profile: str, timeout: int = 1800) 
         metrics = json.loads(recorded.read_text()) if recorded.exists() else {}
     metrics.pop("lesson", None)
     if status == "ok" and metrics.get("left_out"):
-        status = "incomplete: " + "; ".join(f"{part}: {why}" for part, why in metrics["left_out"].items())[:300]
+        status = ("incomplete: " + "; ".join(f"{part}: {why}" for part, why in metrics["left_out"].items()))[:300]
     return {"lesson": lesson, "status": status, "wall_seconds": round(seconds, 1),
             "peak_rss_mb": metrics.pop("peak_rss_mb", None), "metrics": metrics, "executed": str(output)}
 

@@ -16,7 +16,7 @@ from packaging.version import Version
 from conftest import LESSONS, ROOT, pretend_installed
 from course_utils.layout import COLAB_CONSTRAINTS, COLAB_INSTALL, PACKAGE, REPOSITORY, access_links, binder_url, colab_url
 from course_utils.layout import solution_notebook, student_notebook
-from course_utils.lock import WITHOUT_TORCH_LOCK, locked_versions
+from course_utils.lock import COLAB_LOCK, locked_versions
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
@@ -45,7 +45,7 @@ def test_every_notebook_installs_this_package_on_colab_and_links_colab_and_binde
     assert f"git+https://github.com/{REPOSITORY}" in COLAB_INSTALL
     assert f"-c {COLAB_CONSTRAINTS} " in COLAB_INSTALL, "Colab installs at the lock's versions"
     in_repo = COLAB_CONSTRAINTS.removeprefix(f"https://raw.githubusercontent.com/{REPOSITORY}/main/")
-    assert ROOT / in_repo == WITHOUT_TORCH_LOCK, "Colab reads the lock without torch (it keeps its own CUDA build)"
+    assert ROOT / in_repo == COLAB_LOCK, "Colab reads the lock without torch and its kernel (it keeps both)"
 
 
 def test_readme_links_every_lesson_three_ways():
@@ -64,3 +64,29 @@ def test_environment_check_passes_here_and_names_the_fix(monkeypatch, capsys):
     pretend_installed(monkeypatch, "peft", "0.18.0")
     assert environment.main() == 1
     assert f"fix: pip install 'peft=={locked_versions()['peft']}'" in capsys.readouterr().out
+
+
+def test_the_colab_cell_installs_from_the_lock_and_asks_for_a_restart_only_if_needed(monkeypatch, capsys):
+    """Run the cell as IPython would on Colab, with pip faked: it replaces numpy, which this session has loaded."""
+    import importlib.metadata
+    import sys
+    import types
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    real_version, shell_commands = importlib.metadata.version, []
+
+    class Shell:
+        def system(self, command):
+            shell_commands.append(command)
+            monkeypatch.setattr(importlib.metadata, "version", lambda n: "0.0.1" if n == "numpy" else real_version(n))
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    code = TransformerManager().transform_cell(COLAB_INSTALL)
+    exec(code, {"get_ipython": Shell})
+    assert shell_commands == [f'pip install -q -c {COLAB_CONSTRAINTS} "{PACKAGE} @ git+https://github.com/{REPOSITORY}"']
+    assert "pip replaced numpy, already loaded here: Runtime > Restart session" in capsys.readouterr().out
+    monkeypatch.setattr(importlib.metadata, "version", real_version)
+    monkeypatch.setattr(Shell, "system", lambda self, command: None)  # pip changed nothing
+    exec(code, {"get_ipython": Shell})
+    assert capsys.readouterr().out == ""

@@ -40,7 +40,8 @@ def test_installed_versions_match_the_lock():
     assert "pytest" not in table.index, "test extras are not required to run the course"
 
 
-@pytest.mark.parametrize("name, version", [("transformers", "5.24.0"), ("transformers", "5.10.0"), ("tokenizers", "0.1.0")])
+@pytest.mark.parametrize("name, version", [("transformers", "5.24.0"), ("transformers", "5.10.0"), ("tokenizers", "0.1.0"),
+                                           ("sympy", "1.0")])
 def test_a_version_other_than_the_locks_says_how_to_fix(monkeypatch, name, version):
     pretend_installed(monkeypatch, name, version)
     row = check_versions().loc[name]
@@ -72,3 +73,12 @@ def test_markdown_table_renders_index_columns_and_rounded_floats():
     assert markdown_table(frame).splitlines() == ["| style | accuracy | n |", "|---|---|---|",
                                                   "| formal | 0.912 | 10 |", "| terse | 0.500 | 4 |"]
     assert markdown_table(frame["n"]).splitlines()[0] == "| style | n |"
+
+
+def test_what_only_your_own_torch_needs_is_yours_and_test_extras_are_not_checked(monkeypatch):
+    pretend_installed(monkeypatch, "torch", "2.9.0+cu126")
+    pretend_installed(monkeypatch, "sympy", "1.0")  # torch's own dependency: a CUDA build may need another
+    table = check_versions()
+    assert "sympy" not in table.index and (table["status"] == "ok").all(), table[table["status"] != "ok"]
+    pretend_installed(monkeypatch, "pytest", "7.0.0")  # an optional extra (tests) at another version
+    assert "pytest" not in check_versions().index

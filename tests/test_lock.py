@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import tomllib
 
 import nbformat
@@ -12,22 +11,19 @@ from packaging.version import Version
 
 from conftest import ROOT
 from course_utils import bootstrap, drift, lock
+from course_utils.environment import own_torch_packages
 from course_utils.layout import PACKAGE
 from course_utils.runner import run_lesson
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
-def _installed() -> dict[str, str]:
-    return {lock.canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions() if d.metadata["Name"]}
-
-
 @pytest.mark.lock
 def test_everything_installed_is_the_locked_version():
-    locked = lock.locked_versions()
-    off = {name: (version, locked.get(name, "not in the lock")) for name, version in _installed().items()
-           if name not in ("pip", lock.canonical(PACKAGE))
-           and (name not in locked or Version(version).public != Version(locked[name]).public)}
+    installed, locked = lock.installed_versions(), lock.locked_versions()
+    exempt = {"pip", lock.canonical(PACKAGE)} | own_torch_packages(installed, locked)  # a CUDA torch of your own
+    off = {name: (version, locked.get(name, "not in the lock")) for name, version in installed.items()
+           if name not in exempt and (name not in locked or Version(version).public != Version(locked[name]).public)}
     assert not off, ("installed (version, lock) differ: " + ", ".join(f"{n} {v}" for n, v in sorted(off.items())) +
                      ". Re-run `python3 -m course_utils.bootstrap install`, or move the lock on purpose (README).")
 
@@ -57,6 +53,12 @@ def test_the_lock_without_torch_drops_torch_and_only_what_torch_needs():
     assert all(e == entries[e.name] for e in lock.read_lock(lock.WITHOUT_TORCH_LOCK)), "the rest is the lock, unchanged"
 
 
+def test_colabs_lock_also_leaves_its_running_kernel_alone_but_pins_the_libraries():
+    colab = {e.name for e in lock.read_lock(lock.COLAB_LOCK)}
+    assert not {"torch", "ipykernel", "ipython", "tornado", "pyzmq", "traitlets"} & colab
+    assert {"transformers", "peft", "bitsandbytes", "datasets", "numpy", "nbgrader", "jupyterlab"} <= colab
+
+
 def test_read_lock_parses_pins_markers_and_via(tmp_path):
     path = tmp_path / "x.lock"
     path.write_text("# header\nAlpha_Pkg==1.0\n    # via torch\nbeta==2.0 ; sys_platform == 'win32'\n"
@@ -64,7 +66,8 @@ def test_read_lock_parses_pins_markers_and_via(tmp_path):
     alpha, beta = lock.read_lock(path)
     assert (alpha.name, alpha.version, alpha.marker, alpha.via) == ("alpha-pkg", "1.0", "", ("torch",))
     assert (beta.marker, beta.via) == ("sys_platform == 'win32'", ("alpha-pkg", "fine-tuning-course"))
-    assert lock.without_torch_text(path.read_text(), {"alpha-pkg"}).count("Alpha_Pkg") == 0
+    partial = lock.lock_without(path.read_text(), {"alpha-pkg"}, "a test")
+    assert "Alpha_Pkg" not in partial and "beta==2.0" in partial and "without alpha-pkg: a test." in partial
     with pytest.raises(FileNotFoundError, match="python -m course_utils.lock"):
         lock.read_lock(tmp_path / "missing.lock")
 
@@ -74,17 +77,37 @@ def test_bootstrap_installs_torch_then_the_course_from_the_lock(tmp_path, monkey
     monkeypatch.setattr(bootstrap, "run", lambda cmd, **kw: commands.append([str(c) for c in cmd]))
     monkeypatch.setattr(bootstrap.venv.EnvBuilder, "create", lambda self, path: _fake_python(path))
     monkeypatch.setattr(bootstrap.subprocess, "run", lambda *a, **k: type("R", (), {"returncode": 1})())  # no torch yet
-    monkeypatch.delenv("COURSE_TORCH_INDEX", raising=False)
+    monkeypatch.setenv("COURSE_TORCH_INDEX", "https://download.pytorch.org/whl/cpu")
     bootstrap.ensure_environment(tmp_path / "venv")
     torch_step, course_step = commands
-    assert torch_step[-3:] == ["-c", str(lock.LOCK), "torch"], torch_step
+    # An extra index, not the only one: torch's dependencies are pinned too, at versions PyPI has.
+    assert torch_step[-5:] == ["-c", str(lock.LOCK), "torch", "--extra-index-url", "https://download.pytorch.org/whl/cpu"]
     assert course_step[-4:] == ["-c", str(lock.WITHOUT_TORCH_LOCK), "-e", f"{ROOT}[test]"], course_step
     bootstrap.ensure_environment(tmp_path / "venv")
     assert len(commands) == 2, "an unchanged lock and pyproject.toml install nothing"
     monkeypatch.setattr(bootstrap, "LOCK", tmp_path / "moved.lock")
     (tmp_path / "moved.lock").write_text(lock.LOCK.read_text() + "# moved\n")
     bootstrap.ensure_environment(tmp_path / "venv")
-    assert len(commands) == 4, "a changed lock re-installs"
+    assert commands[2][-5:-2] == ["-c", str(tmp_path / "moved.lock"), "torch"] and commands[3] == course_step, \
+        "a changed lock re-installs, torch too (bootstrap installed it)"
+
+
+def test_bootstrap_keeps_a_torch_of_your_own(tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(bootstrap, "run", lambda cmd, **kw: commands.append([str(c) for c in cmd]))
+    _fake_python(tmp_path / "venv")
+    monkeypatch.setattr(bootstrap.subprocess, "run", lambda *a, **k: type("R", (), {"returncode": 0})())  # torch is there
+    monkeypatch.setenv("COURSE_TORCH_INDEX", "https://download.pytorch.org/whl/cu126")
+    bootstrap.ensure_environment(tmp_path / "venv")
+    assert [c[-1] for c in commands] == [f"{ROOT}[test]"], "a torch installed before bootstrap's first run stays"
+
+
+def test_bootstrap_refuses_a_python_older_than_pyproject_allows(monkeypatch, capsys):
+    assert PYPROJECT["requires-python"] == ">=" + ".".join(map(str, bootstrap.MIN_PYTHON))
+    monkeypatch.setattr(bootstrap.sys, "version_info", (3, 10, 12))
+    with pytest.raises(SystemExit):
+        bootstrap.main(["test"])
+    assert "needs Python 3.11 or newer" in capsys.readouterr().err
 
 
 def _fake_python(venv_dir):
