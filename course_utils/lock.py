@@ -88,12 +88,15 @@ def locked_versions(path: Path = LOCK) -> dict[str, str]:
 
 
 def installed_versions() -> dict[str, str]:
-    """``{package: version}`` of this interpreter's distributions (the first on sys.path wins, as for imports)."""
+    """``{package: version}`` of this interpreter's distributions (the first on sys.path wins, as for imports).
+
+    Copies vendored inside another package (setuptools puts its ``_vendor`` folder on sys.path) are not installs.
+    """
     import importlib.metadata
 
     found: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
-        if dist.metadata["Name"]:
+        if dist.metadata["Name"] and "_vendor" not in Path(str(dist.locate_file(""))).parts:
             found.setdefault(canonical(dist.metadata["Name"]), dist.version)
     return found
 

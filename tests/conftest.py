@@ -40,7 +40,7 @@ def pretend_installed(monkeypatch: pytest.MonkeyPatch, name: str, version: str) 
     def distributions():
         for dist in real():
             if dist.metadata["Name"] and canonical(dist.metadata["Name"]) == name:
-                dist = type("Fake", (), {"metadata": {"Name": name}, "version": version})()
+                dist = type("Fake", (), {"metadata": {"Name": name}, "version": version, "locate_file": lambda self, p: ""})()
             yield dist
 
     monkeypatch.setattr(importlib.metadata, "distributions", distributions)
