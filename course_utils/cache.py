@@ -3,6 +3,8 @@ so re-running a lesson's analysis and widgets is instant."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
 from collections.abc import Callable
@@ -15,10 +17,14 @@ T = TypeVar("T")
 CACHE_ENV = "COURSE_CACHE_DIR"
 
 
+def cache_root() -> Path:
+    """``$COURSE_CACHE_DIR``, else ``~/.cache/fine-tuning-course``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "fine-tuning-course")
+
+
 def cache_dir(profile: Profile | str | None = None) -> Path:
-    """``$COURSE_CACHE_DIR/<profile>``, else ``~/.cache/fine-tuning-course/<profile>``."""
-    base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "fine-tuning-course")
-    return base / resolve_profile(profile).name
+    """``<cache_root>/<profile>``: results that depend on the profile's sizes."""
+    return cache_root() / resolve_profile(profile).name
 
 
 def cached(name: str, profile: Profile | str | None, compute: Callable[[], T], refresh: bool = False) -> T:
@@ -35,3 +41,9 @@ def cached(name: str, profile: Profile | str | None, compute: Callable[[], T], r
     with open(path, "wb") as handle:
         pickle.dump(result, handle)
     return result
+
+
+def fingerprint(*parts) -> str:
+    """A short digest of what a cached result depends on (data, settings), for its name: change any part and
+    the result is computed again instead of read back stale. Parts are hashed as JSON (``str`` of anything else)."""
+    return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()[:12]

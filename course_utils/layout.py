@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .lock import BUNDLED_LLM_REQUIREMENT
+
 SOURCE_DIR = "solutions"   # nbgrader's source: instructor notebooks with answers and hidden tests
 RELEASE_DIR = "course"     # nbgrader's release: the student notebooks, generated, never edited by hand
 REPOSITORY = "ft-course/fine-tuning-course"  # GitHub owner/name: Colab and Binder links, the Colab install cell
@@ -33,6 +35,7 @@ if "google.colab" in sys.modules:
     import importlib.metadata as metadata
     before = {{d.metadata["Name"]: d.version for d in metadata.distributions()}}
     !pip install -q -c {COLAB_CONSTRAINTS} "{PACKAGE} @ git+https://github.com/{REPOSITORY}"
+    !pip install -q --no-deps {BUNDLED_LLM_REQUIREMENT}
     replaced = [name for name, version in before.items()
                 if name.lower().replace("-", "_") in sys.modules and metadata.version(name) != version]
     if replaced:

@@ -74,6 +74,19 @@ class PeakMemory:
             self.peak_mb = max(self.peak_mb, current_rss_mb())
 
 
+def release_memory() -> None:
+    """Return the memory of deleted objects (a model, a trainer) to the operating system, so the process's RSS
+    drops: a garbage collection (models hold reference cycles), then glibc's ``malloc_trim`` where it exists."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): the collection is all there is
+        pass
+
+
 def size_on_disk_mb(path: str | Path) -> float:
     """Size of a file, or of every file under a folder, in MB (10^6 bytes)."""
     path = Path(path)

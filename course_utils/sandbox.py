@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 KERNEL_NAME = "course-sandbox"
+SANDBOX_HOME = "/tmp/home"  # the kernel's HOME: a fresh folder in its private /tmp
 
 
 def bwrap_path() -> str:
@@ -43,13 +44,20 @@ def write_kernelspec(root: Path, folder: Path, runtime_dir: Path) -> Path:
     # The course package and the virtual environment may live inside the hidden course root or /tmp: show them again.
     needed = (Path(__file__).resolve().parent, Path(sys.prefix).resolve())
     binds = [f'--ro-bind "{path}" "{path}"' for path in needed]
+    # The bundled LLM, converted once by the instructor, read-only where the kernel's cache (under its HOME) looks
+    # for it: else every submission converts it again (~30 s, ~1.8 GB).
+    from .models import converted_llm_dir
+
+    converted = converted_llm_dir()
+    if (converted / "model.safetensors").is_file():
+        binds.append(f'--ro-bind "{converted}" "{SANDBOX_HOME}/.cache/fine-tuning-course/models/{converted.name}"')
     launcher.write_text(f"""#!/bin/sh
 # Start an IPython kernel inside bubblewrap; $1 is the connection file. Written by course_utils.sandbox.
 exec 2>>"{runtime_dir}/kernel.log"  # bwrap's and the kernel's errors, for debugging
 exec "{bwrap_path()}" --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp \\
     --tmpfs "{root}" {" ".join(binds)} \\
     --bind "{runtime_dir}" "{runtime_dir}" --bind "$PWD" "$PWD" --chdir "$PWD" \\
-    --dir /tmp/home --setenv HOME /tmp/home --setenv MPLCONFIGDIR /tmp/home \\
+    --dir {SANDBOX_HOME} --setenv HOME {SANDBOX_HOME} --setenv MPLCONFIGDIR {SANDBOX_HOME} \\
     --unsetenv COURSE_CACHE_DIR --unsetenv JPY_PARENT_PID \\
     --unshare-net --unshare-pid --unshare-ipc --die-with-parent --new-session \\
     "{sys.executable}" -m ipykernel_launcher -f "$1"

