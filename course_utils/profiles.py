@@ -29,9 +29,11 @@ class Profile:
     pretrain_steps: int         # lesson 01: steps of from-scratch pre-training
     few_shot_k: tuple[int, ...]  # lesson 01/07: labelled examples per class to try
     few_shot_steps: int         # lessons 01/05/07: optimiser steps per few-shot or causal-LM run
-    llm_eval_examples: int      # lessons 07/08: e-mails per evaluation split a causal LM answers
+    llm_eval_examples: int      # lesson 08: e-mails per evaluation split the LLM answers
     sft_steps: int              # lesson 08: optimiser steps of instruction tuning (LoRA and QLoRA alike)
-    sft_batch_size: int         # lesson 08: e-mails per instruction-tuning step
+    sft_batch_size: int         # lesson 08: e-mails per instruction-tuning (optimiser) step
+    sft_micro_batch_size: int   # lesson 08: e-mails per forward pass (sft_batch_size / this = gradient accumulation)
+    sft_activation_checkpointing: bool  # lesson 08: recompute activations in backward (less memory, more time)
     llm_new_tokens: int         # lesson 08: most tokens an LLM may generate per reply (a triage JSON is ~25)
     lora_ranks: tuple[int, ...]  # lesson 04: ranks in the accuracy-vs-rank sweep
     # Model per role: "bundled" (the shipped MiniLM), a hub id, or "config:NAME" (built, random init).
@@ -44,8 +46,9 @@ TINY = Profile(
     name="tiny", description="CI and quick checks: offline, seconds per step",
     budget="<= 60 s per lesson on 2 CPU cores", allow_hub_models=False,
     train_examples=64, eval_examples=64, max_seq_length=64, batch_size=16, train_epochs=1,
-    learning_rate=1e-4, pretrain_steps=20, few_shot_k=(1, 4), few_shot_steps=4, llm_eval_examples=2,
-    sft_steps=2, sft_batch_size=1, llm_new_tokens=8, lora_ranks=(1, 8),
+    learning_rate=1e-4, pretrain_steps=20, few_shot_k=(1, 4), few_shot_steps=4, llm_eval_examples=1,
+    sft_steps=1, sft_batch_size=1, sft_micro_batch_size=1,
+    sft_activation_checkpointing=False, llm_new_tokens=8, lora_ranks=(1, 8),
     encoder_model="bundled", causal_lm_model="bundled", large_causal_lm_model="config:tiny-llama",
 )
 CPU = Profile(
@@ -53,7 +56,8 @@ CPU = Profile(
     budget="<= 5 min per lesson on 2 cores, <= 2 GB RAM", allow_hub_models=True,
     train_examples=500, eval_examples=400, max_seq_length=128, batch_size=16, train_epochs=4,
     learning_rate=1e-4, pretrain_steps=300, few_shot_k=(1, 4, 16, 62), few_shot_steps=20, llm_eval_examples=12,
-    sft_steps=16, sft_batch_size=2, llm_new_tokens=32, lora_ranks=(1, 8, 64),
+    sft_steps=16, sft_batch_size=2, sft_micro_batch_size=1,
+    sft_activation_checkpointing=True, llm_new_tokens=32, lora_ranks=(1, 8, 64),
     encoder_model="bundled", causal_lm_model="bundled",
     large_causal_lm_model="config:tiny-llama",
 )
@@ -62,7 +66,8 @@ GPU = Profile(
     budget="<= 15 min per lesson on a T4", allow_hub_models=True,
     train_examples=500, eval_examples=400, max_seq_length=256, batch_size=32, train_epochs=5,
     learning_rate=3e-5, pretrain_steps=2000, few_shot_k=(1, 2, 4, 8, 16, 32, 62), few_shot_steps=100, llm_eval_examples=400,
-    sft_steps=250, sft_batch_size=8, llm_new_tokens=32,
+    sft_steps=250, sft_batch_size=8, sft_micro_batch_size=8,
+    sft_activation_checkpointing=False, llm_new_tokens=32,
     lora_ranks=(1, 2, 4, 8, 16, 32, 64),
     encoder_model="FacebookAI/roberta-base", causal_lm_model="Qwen/Qwen2.5-0.5B-Instruct",
     large_causal_lm_model="Qwen/Qwen2.5-7B-Instruct",

@@ -89,6 +89,25 @@ def test_bundled_llm_converts_once_and_answers_a_known_question(monkeypatch):
     assert "Paris" in replies[0] and len(seconds) == 1, replies
 
 
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc/self/maps")
+def test_a_4bit_model_lets_go_of_its_full_precision_checkpoint():
+    import gc
+
+    import torch
+
+    from course_utils.models import nf4_config
+
+    choice = resolve_model("causal_lm", "tiny")
+    checkpoint = str(models.verified_llm_path() / "model.safetensors")
+    full = load_model(choice, task="causal_lm").get_input_embeddings().weight.detach().clone()
+    gc.collect()  # the full-precision model, which maps the file too, is gone
+    quantised = load_model(choice, task="causal_lm", quantization_config=nf4_config())
+    mapped = [line for line in Path("/proc/self/maps").read_text().splitlines() if line.endswith(checkpoint)]
+    assert not mapped, "the 4-bit model still maps the full-precision file (its pages stay resident): " + mapped[0]
+    assert torch.equal(quantised.get_input_embeddings().weight, full), "the embeddings (not quantised) are unchanged"
+    assert quantised.model.layers[0].mlp.up_proj.weight.dtype == torch.uint8, "the linear layers are 4-bit"
+
+
 def test_bundled_llm_missing_or_corrupted_says_how_to_reinstall(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)

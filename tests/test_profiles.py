@@ -38,4 +38,7 @@ def test_profiles_are_frozen_and_grow_in_size():
     assert TINY.train_examples < CPU.train_examples <= GPU.train_examples
     assert TINY.pretrain_steps < CPU.pretrain_steps < GPU.pretrain_steps
     assert not TINY.allow_hub_models, "tiny must stay offline"
+    for profile in PROFILES.values():
+        assert profile.sft_batch_size % profile.sft_micro_batch_size == 0, \
+            f"{profile.name}: an SFT step accumulates whole micro-batches"
     assert set(profiles_table().columns) == set(PROFILES)

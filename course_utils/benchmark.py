@@ -1,0 +1,175 @@
+"""Benchmarks that write a table: how fast and how big the course's heavy steps are on this machine.
+
+    python -m course_utils.benchmark sft                  # lesson 08's LoRA/QLoRA SFT and the alternatives
+    python -m course_utils.benchmark sft --profile gpu --steps 20
+
+``sft`` trains the bundled instruct LLM with TRL's ``SFTTrainer`` on the lesson's data for a few steps per
+variant, each variant in its own process (so its peak RSS is its own), and writes ``sft.md`` and ``sft.json``
+to ``runs/benchmark/<profile>/``: seconds per optimiser step (the first step, which warms up, left out),
+tokens per second (real tokens, padding excluded), peak memory, and the share of a FLOP bound reached.
+The bound: LoRA training costs about 4·N FLOPs per token (forward 2·N, backward through the frozen weights 2·N),
+and this machine's float32 matmul speed is measured first. Timings are noise when other heavy jobs share the
+cores: run it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .layout import find_root
+
+# The lesson's settings (solutions/08_instruction_tuning, sections 3-6; None: the profile's), then one change each.
+LESSON_SFT = {"quantised": False, "lora_dropout": 0.0, "activation_checkpointing": None, "micro_batch": None}
+SFT_VARIANTS = {
+    "LoRA (lesson 08)": LESSON_SFT,
+    "LoRA, lora_dropout=0.05": {**LESSON_SFT, "lora_dropout": 0.05},
+    "LoRA, activation checkpointing on": {**LESSON_SFT, "activation_checkpointing": True},
+    "LoRA, activation checkpointing off": {**LESSON_SFT, "activation_checkpointing": False},
+    "LoRA, whole batch in one forward pass": {**LESSON_SFT, "micro_batch": "batch"},
+    "QLoRA (lesson 08)": {**LESSON_SFT, "quantised": True},
+    "QLoRA, activation checkpointing off": {**LESSON_SFT, "quantised": True, "activation_checkpointing": False},
+}
+
+
+def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
+    """This machine's float32 matmul speed with torch's current threads, in GFLOP/s (best of ``repeats``)."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    best = float("inf")
+    for _ in range(repeats):
+        began = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - began)
+    return 2 * size ** 3 / best / 1e9
+
+
+def run_sft_variant(settings: dict, profile_name: str, steps: int) -> dict:
+    """Train ``steps`` optimiser steps of lesson 08's SFT with ``settings``; return timings and memory."""
+    import resource
+
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig, TaskType
+    from transformers import PrinterCallback, TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from .data import TRIAGE_INSTRUCTION, load_emails, triage_answer
+    from .models import load_model, load_tokenizer, nf4_config, resolve_model
+    from .profiles import resolve_profile
+    from .training import precision_flags
+
+    profile = resolve_profile(profile_name)
+    choice = resolve_model("causal_lm", profile)
+    tokenizer = load_tokenizer(choice)
+    precision = precision_flags()
+    quantised = {"quantization_config": nf4_config()} if settings["quantised"] else {}
+    model = load_model(choice, "causal_lm", dtype=torch.bfloat16 if precision["bf16"] else torch.float32, **quantised)
+    if not quantised and torch.cuda.is_available():
+        model = model.to("cuda")
+    parameters = model.num_parameters()  # the base model's: the trainer adds LoRA's
+    rows = Dataset.from_list([
+        {"prompt": [{"role": "system", "content": TRIAGE_INSTRUCTION}, {"role": "user", "content": row["text"]}],
+         "completion": [{"role": "assistant", "content": triage_answer(row)}]}
+        for row in load_emails(profile)["train"].shuffle(seed=0)])
+    micro = profile.sft_batch_size if settings["micro_batch"] == "batch" else profile.sft_micro_batch_size
+    checkpointing = settings["activation_checkpointing"]
+    checkpointing = profile.sft_activation_checkpointing if checkpointing is None else checkpointing
+
+    class StepTimer(TrainerCallback):
+        seconds: list[float] = []
+
+        def on_step_begin(self, *args, **kwargs):
+            self.began = time.perf_counter()
+
+        def on_step_end(self, *args, **kwargs):
+            self.seconds.append(time.perf_counter() - self.began)
+
+    timer = StepTimer()
+    args = SFTConfig(
+        output_dir=str(Path(os.environ.get("TMPDIR", "/tmp")) / "course-benchmark-sft"), max_steps=steps,
+        per_device_train_batch_size=micro, gradient_accumulation_steps=profile.sft_batch_size // micro,
+        learning_rate=5e-4, activation_checkpointing=checkpointing, completion_only_loss=True,
+        logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
+        dataloader_pin_memory=torch.cuda.is_available(), **precision)
+    lora = LoraConfig(task_type=TaskType.CAUSAL_LM, r=16, lora_alpha=32, lora_dropout=settings["lora_dropout"],
+                      target_modules="all-linear")
+    trainer = SFTTrainer(model=model, args=args, train_dataset=rows, processing_class=tokenizer, peft_config=lora,
+                         callbacks=[timer])
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
+    tokens = max(entry.get("num_tokens", 0) for entry in trainer.state.log_history)
+    steady = timer.seconds[1:] or timer.seconds
+    step_seconds = sum(steady) / len(steady)
+    if torch.cuda.is_available():
+        peak_mb, kind = torch.cuda.max_memory_allocated() / 1e6, "CUDA max allocated"
+    else:
+        peak_mb, kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 * 1.048576, "process RSS"
+    return {"model": choice.name, "parameters": parameters, "micro_batch": micro, "checkpointing": checkpointing,
+            "accumulation": profile.sft_batch_size // micro, "step_s": step_seconds, "first_step_s": timer.seconds[0],
+            "tokens_per_step": tokens / steps, "tokens_per_s": tokens / steps / step_seconds,
+            "peak_mb": peak_mb, "memory_kind": kind}
+
+
+def sft_table(rows: dict[str, dict], gflops: float, profile: str, threads: int) -> str:
+    lines = [f"# SFT throughput: bundled LLM, `{profile}` profile",
+             "", f"float32 matmul: {gflops:.0f} GFLOP/s on {threads} threads; bound for LoRA = that / (4·N) tokens/s.", "",
+             "| variant | e-mails per forward × accumulation | activation checkpointing | s per step | tokens per step | tokens/s | share of the bound | peak memory (MB) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        if "error" in r:
+            lines.append(f"| {name} | failed: {r['error']} | | | | | | |")
+            continue
+        bound = gflops * 1e9 / (4 * r["parameters"])
+        lines.append(f"| {name} | {r['micro_batch']} × {r['accumulation']} | {'on' if r['checkpointing'] else 'off'} | {r['step_s']:.2f} | {r['tokens_per_step']:.0f} | "
+                     f"{r['tokens_per_s']:.0f} | {r['tokens_per_s'] / bound:.0%} | {r['peak_mb']:.0f} ({r['memory_kind']}) |")
+    return "\n".join(lines) + "\n"
+
+
+def benchmark_sft(profile: str, steps: int, out: Path) -> Path:
+    import torch
+
+    gflops, rows = matmul_gflops(), {}
+    for name, settings in SFT_VARIANTS.items():
+        print(f"{name} ...", flush=True)
+        done = subprocess.run([sys.executable, "-m", "course_utils.benchmark", "sft-variant", json.dumps(settings),
+                               "--profile", profile, "--steps", str(steps)], capture_output=True, text=True)
+        if done.returncode:
+            rows[name] = {"error": done.stderr.strip().splitlines()[-1][:200] if done.stderr.strip() else f"exit {done.returncode}"}
+        else:
+            rows[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"  {rows[name]}", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sft.json").write_text(json.dumps({"matmul_gflops": gflops, "threads": torch.get_num_threads(),
+                                              "steps": steps, "variants": rows}, indent=2))
+    (out / "sft.md").write_text(sft_table(rows, gflops, profile, torch.get_num_threads()))
+    return out / "sft.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("sft", "sft-variant"))
+    parser.add_argument("settings", nargs="?", help="sft-variant only: one variant's settings as JSON")
+    parser.add_argument("--profile", default="cpu", choices=("tiny", "cpu", "gpu"))
+    parser.add_argument("--steps", type=int, default=6, help="optimiser steps per variant (the first is left out)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: runs/benchmark/<profile>)")
+    args = parser.parse_args(argv)
+    if args.steps < 2:
+        parser.error("--steps must be at least 2: the first step warms up and is left out")
+    if args.what == "sft-variant":
+        print(json.dumps(run_sft_variant(json.loads(args.settings), args.profile, args.steps)))
+        return 0
+    table = benchmark_sft(args.profile, args.steps, (args.out or find_root() / "runs" / "benchmark" / args.profile).resolve())
+    print(f"\n{table.read_text()}\ntable: {table}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
