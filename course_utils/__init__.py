@@ -9,4 +9,10 @@ Modules are imported where used (``from course_utils.models import load_model``)
 ``python -m course_utils.bootstrap`` runs before anything heavy is installed.
 """
 
+import logging
+
 __version__ = "0.1.0"
+
+# bitsandbytes warns on import, on CPUs with AVX512-BF16, that an optional kernel would need the hub (and the
+# `kernels` package). Lessons import course_utils before peft so that this harmless warning never shows.
+logging.getLogger("bitsandbytes").setLevel(logging.ERROR)

@@ -14,11 +14,8 @@ RESULTS_DIR_ENV = "COURSE_RESULTS_DIR"  # set by the course runner; each lesson 
 
 def start_lesson(lesson: str, profile: Profile | str | None = None, seed: int = 0) -> Profile:
     """Resolve the profile, fix every seed, apply the plot style, quiet library chatter; print one line."""
-    import logging
     import warnings
 
-    # bitsandbytes warns on import, on some CPUs, about an optional kernel that would need the hub.
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     # peft calls a transformers method deprecated in 5.x. nbgrader scores a test cell that writes to
     # stderr as failed, so library deprecation chatter must not reach graded cells.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)

@@ -20,6 +20,7 @@ class Profile:
     description: str
     budget: str                 # what a lesson should cost under this profile
     allow_hub_models: bool      # may the model registry use hub models (when online)?
+    use_gpu: bool               # put models and batches on the CUDA GPU (when there is one)
     train_examples: int         # e-mails used for training (the shipped train split has 500)
     eval_examples: int          # e-mails per evaluation split (test / shifted_test have 400)
     max_seq_length: int         # tokens per e-mail after truncation
@@ -41,10 +42,17 @@ class Profile:
     causal_lm_model: str
     large_causal_lm_model: str
 
+    @property
+    def device(self) -> str:
+        """Where lessons put models and batches (and read peak memory from): "cuda" or "cpu"."""
+        import torch
+
+        return "cuda" if self.use_gpu and torch.cuda.is_available() else "cpu"
+
 
 TINY = Profile(
     name="tiny", description="CI and quick checks: offline, seconds per step",
-    budget="<= 60 s per lesson on 2 CPU cores", allow_hub_models=False,
+    budget="<= 60 s per lesson on 2 CPU cores", allow_hub_models=False, use_gpu=False,
     train_examples=64, eval_examples=64, max_seq_length=64, batch_size=16, train_epochs=1,
     learning_rate=1e-4, pretrain_steps=20, few_shot_k=(1, 4), few_shot_steps=4, llm_eval_examples=1,
     sft_steps=1, sft_batch_size=1, sft_micro_batch_size=1,
@@ -53,7 +61,7 @@ TINY = Profile(
 )
 CPU = Profile(
     name="cpu", description="laptop or Binder: the bundled encoder, all of the course data",
-    budget="<= 5 min per lesson on 2 cores, <= 2 GB RAM", allow_hub_models=True,
+    budget="<= 5 min per lesson on 2 cores, <= 2 GB RAM", allow_hub_models=True, use_gpu=False,
     train_examples=500, eval_examples=400, max_seq_length=128, batch_size=16, train_epochs=4,
     learning_rate=1e-4, pretrain_steps=300, few_shot_k=(1, 4, 16, 62), few_shot_steps=20, llm_eval_examples=12,
     sft_steps=16, sft_batch_size=2, sft_micro_batch_size=1,
@@ -63,7 +71,7 @@ CPU = Profile(
 )
 GPU = Profile(
     name="gpu", description="Colab T4 16 GB or RTX 3090/4090 24 GB: hub models, longer runs",
-    budget="<= 15 min per lesson on a T4", allow_hub_models=True,
+    budget="<= 15 min per lesson on a T4", allow_hub_models=True, use_gpu=True,
     train_examples=500, eval_examples=400, max_seq_length=256, batch_size=32, train_epochs=5,
     learning_rate=3e-5, pretrain_steps=2000, few_shot_k=(1, 2, 4, 8, 16, 32, 62), few_shot_steps=100, llm_eval_examples=400,
     sft_steps=250, sft_batch_size=8, sft_micro_batch_size=8,

@@ -39,8 +39,9 @@ def _environment(**values: str):
                 os.environ[key] = value
 
 
-def run_lesson(notebook: Path, output: Path, profile: str, timeout: int = 1800) -> dict:
-    """Execute one notebook with ``PROFILE=profile``; return status, wall time and recorded results."""
+def run_lesson(notebook: Path, output: Path, profile: str, timeout: int = 1800, cwd: Path | None = None) -> dict:
+    """Execute one notebook with ``PROFILE=profile`` (in ``cwd``, default its folder); return status, wall time
+    and recorded results."""
     import papermill
 
     lesson = notebook.stem
@@ -50,7 +51,7 @@ def run_lesson(notebook: Path, output: Path, profile: str, timeout: int = 1800) 
         start = time.perf_counter()
         try:
             papermill.execute_notebook(str(notebook), str(output), parameters={"PROFILE": profile},
-                                       kernel_name="python3", cwd=str(notebook.parent),
+                                       kernel_name="python3", cwd=str(cwd or notebook.parent),
                                        progress_bar=False, execution_timeout=timeout)
             status = "ok"
         except papermill.PapermillExecutionError as err:

@@ -71,6 +71,8 @@ def lora_rank_explorer(groups: Mapping[str, Sequence[tuple[int, int]]], param_co
             ax.plot(list(sweep), list(sweep.values()), marker="o", label="measured (query + value)")
             ax.axvline(rank.value, linestyle="--", color="grey", label=f"r = {rank.value}")
             ax.set(xscale="log", title="Accuracy vs LoRA rank", xlabel="rank r (log scale)", ylabel="test accuracy")
+            ax.set_xticks(list(sweep), [str(r) for r in sweep], minor=False)  # ticks at the ranks that were trained
+            ax.set_xticks([], minor=True)
             ax.legend()
             image = figure_html(fig)
         view.value = f"<p>{text}</p>{image}"
@@ -93,6 +95,7 @@ def quantisation_explorer(weights, round_trip: Callable[..., "torch.Tensor"], bi
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
+    import numpy as np
     from IPython.display import display
 
     bits = widgets.ToggleButtons(options=list(bits_choices), value=4, description="bits")
@@ -100,16 +103,24 @@ def quantisation_explorer(weights, round_trip: Callable[..., "torch.Tensor"], bi
     view = widgets.HTML()
     flat = weights.detach().flatten().float()
 
+    # Shared axes for every setting, so switching bits or scheme compares like with like: a nearest-code round
+    # trip with codes spanning [-1, 1] and an exact 0 errs by at most half its block's absmax.
+    error_limit = 0.5 * float(flat.abs().max()) if flat.numel() else 0.0
+
     def redraw(_=None) -> None:
         error = (round_trip(flat, bits.value, scheme.value) - flat).abs()
-        megabytes = flat.numel() * (bits.value + 32 / block_size) / 8 / 1e6
+        kilobytes = flat.numel() * (bits.value + 32 / block_size) / 8 / 1e3
+        top = max(error_limit, float(error.max()) if error.numel() else 0.0, 1e-12)  # wider only for a wrong round trip
         fig, ax = plt.subplots(figsize=(6, 3.2))
-        ax.hist(error.numpy(), bins=80, log=True)
-        ax.set(title=f"{scheme.value}{bits.value}: absolute error per weight", xlabel="|w - dequantised w|",
+        ax.hist(error.numpy(), bins=np.linspace(0.0, top, 81), log=True)
+        ax.axvline(float(error.mean()), color="black", linestyle="--", linewidth=1, label=f"mean {error.mean():.5f}")
+        ax.legend(fontsize=8)
+        ax.set(xlim=(0.0, top), ylim=(0.8, max(flat.numel(), 1) * 1.5),
+               title=f"{scheme.value}{bits.value}: absolute error per weight", xlabel="|w - dequantised w|",
                ylabel="weights (log scale)")
         view.value = (f"<p>{scheme.value}{bits.value}: mean |error| {error.mean():.5f}, max {error.max():.4f}; "
-                      f"{flat.numel():,} weights take {megabytes:.2f} MB "
-                      f"(fp32: {flat.numel() * 4 / 1e6:.2f} MB)</p>{figure_html(fig)}")
+                      f"{flat.numel():,} weights take {kilobytes:,.1f} KB "
+                      f"(fp32: {flat.numel() * 4 / 1e3:,.1f} KB)</p>{figure_html(fig)}")
 
     bits.observe(redraw, names="value")
     scheme.observe(redraw, names="value")
@@ -155,12 +166,17 @@ def memory_planner(estimate: Callable[..., Mapping[str, float]], shapes: Mapping
             values = [plans[m][part] for m in plans]
             ax.bar(list(plans), values, bottom=bottom, label=part)
             bottom = [b + v for b, v in zip(bottom, values)]
-        for name, gb in GPU_BUDGETS_GB.items():
+        for gb in GPU_BUDGETS_GB.values():
             ax.axhline(gb, linestyle="--", linewidth=0.8, color="grey")
-            ax.annotate(f"{name} {gb} GB", (len(plans) - 0.5, gb), fontsize=8, va="bottom", ha="right")
         top = max(bottom)
         ax.set(title=f"{model.value}: training memory by method", ylabel="GB", yscale="log" if top > 200 else "linear")
         ax.legend(loc="upper right", fontsize=8)
+        # The GPU budgets are labelled on a right-hand axis, outside the bars, so no label covers a bar.
+        budgets = ax.twinx()
+        budgets.set(yscale=ax.get_yscale(), ylim=ax.get_ylim())
+        budgets.set_yticks(list(GPU_BUDGETS_GB.values()), [f"{name} {gb} GB" for name, gb in GPU_BUDGETS_GB.items()],
+                           fontsize=8)
+        budgets.set_yticks([], minor=True)
         total = sum(plans[method.value][part] for part in components)
         fits = [name for name, gb in GPU_BUDGETS_GB.items() if total <= gb]
         verdict = (f"fits on: {', '.join(fits)}" if fits else "does not fit on any single GPU listed")

@@ -36,6 +36,15 @@ def test_binder_installs_torch_and_the_package_from_the_lock():
     assert SpecifierSet(PYPROJECT["project"]["requires-python"]).contains(Version(python + ".0"))
 
 
+def test_binder_shows_students_validate_but_not_the_instructor_tools():
+    post_build = (ROOT / "binder" / "postBuild").read_text()
+    plugins = re.search(r"for plugin in ([^;]+); do\n\s+jupyter labextension disable --level=sys_prefix", post_build)
+    extensions = re.search(r"for extension in ([^;]+); do\n\s+jupyter server extension disable --sys-prefix", post_build)
+    assert plugins and extensions, "postBuild disables nbgrader's instructor plugins at the environment's level"
+    assert {"formgrader", "create-assignment"} <= set(plugins[1].split()) and "formgrader" in extensions[1].split()
+    assert "validate" not in plugins[1] + extensions[1], "students keep nbgrader's Validate button"
+
+
 def test_every_notebook_installs_this_package_on_colab_and_links_colab_and_binder():
     assert PYPROJECT["project"]["name"] == PACKAGE
     for lesson in LESSONS:

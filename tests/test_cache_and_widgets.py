@@ -63,7 +63,7 @@ def test_quantisation_explorer_calls_the_round_trip_per_setting():
     panel = quantisation_explorer(torch.zeros(128), round_trip)
     bits, scheme, view = panel.children
     assert calls == [(4, "nf")] and "mean |error| 0.00000" in view.value
-    assert "128 weights take 0.00 MB" in view.value and "<img" in view.value
+    assert "128 weights take 0.1 KB" in view.value and "<img" in view.value
     scheme.value = "int"
     assert calls[-1] == (4, "int") and "mean |error| 0.50000" in view.value
     bits.value = 8

@@ -217,6 +217,7 @@ def test_sandbox_blocks_a_malicious_submission(released: Path):
     assert _scores(released) == {"mal": FULL}, "sandboxed grading still grades the notebook"
 
 
+@NEEDS_BWRAP
 def test_sandbox_shows_the_converted_llm_read_only_where_the_kernel_looks(tmp_path, monkeypatch):
     from course_utils import models, sandbox
 

@@ -1,6 +1,7 @@
 """The per-lesson invariants, for every lesson in solutions/ (new lessons are picked up by themselves).
 
-1. the solution executes top to bottom with papermill under the tiny profile;
+1. the solution executes top to bottom with papermill under the tiny profile, and each exercise's tests catch
+   the plausible wrong answers listed in tests/wrong_answers/;
 2. course/ equals a fresh nbgrader generation from solutions/;
 3. no solution code and no hidden-test text appears in course/;
 4. autograding the student notebook answered with the solution's code scores full marks, the untouched
@@ -18,6 +19,7 @@ import nbformat
 import pytest
 
 from conftest import LESSONS, ROOT
+from wrong_answers import add_probes, catalogue, probe_results
 from course_utils import instructor
 from course_utils.layout import solution_notebook, student_notebook
 from course_utils.runner import run_lesson
@@ -40,10 +42,28 @@ def _source(cell: dict) -> str:
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
-def test_solution_runs_under_tiny(lesson, tmp_path):
-    row = run_lesson(solution_notebook(ROOT, lesson), tmp_path / f"{lesson}.ipynb", "tiny")
+def test_solution_runs_under_tiny_and_its_tests_catch_wrong_answers(lesson, tmp_path):
+    """One run of the solution, with each exercise's wrong answers (tests/wrong_answers/) probed in its kernel."""
+    solution, results = solution_notebook(ROOT, lesson), tmp_path / "probes.jsonl"
+    probed = tmp_path / "probed" / solution.name
+    probed.parent.mkdir()
+    probed.write_text(json.dumps(add_probes(json.loads(solution.read_text()), lesson, results)))
+    row = run_lesson(probed, tmp_path / solution.name, "tiny", cwd=solution.parent)
     assert row["status"] == "ok", row["status"]
     assert row["metrics"], "the lesson should call record_results(...) with its key numbers"
+    rows = probe_results(results)
+    answers = [c["metadata"]["nbgrader"]["grade_id"] for c in _cells(solution) if c["metadata"].get("nbgrader", {}).get("solution")]
+    assert {r["grade_id"] for r in rows if "restored" in r} == set(answers), "every exercise was probed"
+    assert all(r["restored"] for r in rows if "restored" in r), "the right answer, put back, passes its tests again"
+    few = [a for a in answers if len(catalogue(lesson).get(a, [])) < 3]
+    assert not few, f"write at least three plausible wrong answers for {few} in tests/wrong_answers/{lesson}.py"
+    tried = [r for r in rows if "why" in r]
+    broken = [r["why"] for r in tried if r["answer_failed"]]
+    assert not broken, f"these wrong answers do not even run (make them plausible): {broken}"
+    missed = [f"{r['grade_id']}: {r['why']}" for r in tried if not r["full"]]
+    assert not missed, f"the tests pass these wrong answers: {missed}"
+    unseen = [f"{r['grade_id']}: {r['why']}" for r in tried if r["must_be_visible"] and not r["visible"]]
+    assert not unseen, f"the visible tests should catch these wrong answers: {unseen}"
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

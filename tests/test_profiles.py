@@ -42,3 +42,12 @@ def test_profiles_are_frozen_and_grow_in_size():
         assert profile.sft_batch_size % profile.sft_micro_batch_size == 0, \
             f"{profile.name}: an SFT step accumulates whole micro-batches"
     assert set(profiles_table().columns) == set(PROFILES)
+
+
+def test_only_the_gpu_profile_puts_lessons_on_a_gpu_and_only_when_there_is_one(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert [p.device for p in PROFILES.values()] == ["cpu", "cpu", "cuda"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert {p.device for p in PROFILES.values()} == {"cpu"}, "the gpu profile on a machine without CUDA runs on the CPU"

@@ -1,0 +1,55 @@
+"""Lesson 01: plausible wrong answers, by answer cell (see tests/wrong_answers/__init__.py)."""
+
+from wrong_answers import wrong
+
+WRONG_ANSWERS = {
+    "mask_tokens_answer": [
+        wrong("masks input_ids in place (no clone)", ("    inputs = input_ids.clone()\n", "    inputs = input_ids\n"),
+              visible=True),
+        wrong("special tokens and padding can be selected",
+              ("    probability.masked_fill_(special_tokens_mask.bool(), 0.0)\n", ""), visible=True),
+        wrong("every selected token becomes [MASK] (no 80/10/10)",
+              ("torch.full(input_ids.shape, 0.8)", "torch.full(input_ids.shape, 1.0)"), visible=True),
+        wrong("labels keep the original id everywhere", ("    labels[~selected] = -100\n", ""), visible=True),
+        wrong("random ids may overwrite [MASK]: 40/50/10 instead of 80/10/10",
+              ("& selected & ~to_mask", "& selected"), visible=True),
+        wrong("10% of the rest (not half) become random: 80/2/18",
+              ("torch.full(input_ids.shape, 0.5)", "torch.full(input_ids.shape, 0.1)")),
+        wrong("mlm_probability ignored (15% hard-coded)",
+              ("torch.full(input_ids.shape, mlm_probability)", "torch.full(input_ids.shape, 0.15)")),
+        wrong("selection ignores the generator (not reproducible)",
+              ("torch.bernoulli(probability, generator=generator)", "torch.bernoulli(probability)")),
+    ],
+    "training_flops_answer": [
+        wrong("forward pass only (2·N·D)", ("6.0 * n_params * n_tokens", "2.0 * n_params * n_tokens"), visible=True),
+        wrong("adds N and D", ("6.0 * n_params * n_tokens", "6.0 * (n_params + n_tokens)"), visible=True),
+        wrong("8·N·D (counts activation recomputation)", ("6.0 * n_params * n_tokens", "8.0 * n_params * n_tokens"),
+              visible=True),
+        wrong("returns an int for integer inputs", ("6.0 * n_params * n_tokens", "6 * n_params * n_tokens")),
+    ],
+    "gpu_days_answer": [
+        wrong("multiplies by the utilisation instead of dividing",
+              ("flops / (peak_flops_per_second * utilisation)", "flops * utilisation / peak_flops_per_second"),
+              visible=True),
+        wrong("hours, not days", ("/ 86_400", "/ 3_600"), visible=True),
+        wrong("ignores the utilisation", ("flops / (peak_flops_per_second * utilisation)", "flops / peak_flops_per_second"),
+              visible=True),
+        wrong("lets a utilisation of 0 through", ("if not 0 < utilisation <= 1:", "if not 0 <= utilisation <= 1:")),
+        wrong("utilisation read as a percentage (up to 100)", ("if not 0 < utilisation <= 1:", "if not 0 < utilisation <= 100:")),
+        wrong("no check on the peak",
+              ('        raise ValueError(f"peak_flops_per_second must be positive, got {peak_flops_per_second}")\n',
+               "        pass\n")),
+    ],
+    "labels_to_match_answer": [
+        wrong("strictly greater: reaching the target exactly does not count", ("if acc >= target:", "if acc > target:"),
+              visible=True),
+        wrong("the last k that reaches the target, not the first",
+              ("    for k, acc in zip", "    found = None\n    for k, acc in zip"),
+              ("            return k\n    return None", "            found = k\n    return found"), visible=True),
+        wrong("returns the position in the list, not k", ("for k, acc in zip(ks, accuracies):", "for k, acc in enumerate(accuracies):"),
+              visible=True),
+        wrong("returns 0 when no k reaches it", ("    return None", "    return 0"), visible=True),
+        wrong("no length check (zip quietly drops the extra values)",
+              ('    if len(ks) != len(accuracies):\n        raise ValueError(f"{len(ks)} values of k but {len(accuracies)} accuracies")\n', "")),
+    ],
+}

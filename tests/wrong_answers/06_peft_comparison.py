@@ -1,0 +1,70 @@
+"""Lesson 06: plausible wrong answers, by answer cell (see tests/wrong_answers/__init__.py)."""
+
+from wrong_answers import wrong
+
+WRONG_ANSWERS = {
+    "adapter_answer": [
+        wrong("residual missing", ("return x + self.up(self.act(self.down(x)))", "return self.up(self.act(self.down(x)))"),
+              visible=True),
+        wrong("up-projection keeps nn.Linear's random init", ("        torch.nn.init.zeros_(self.up.weight)\n", ""), visible=True),
+        wrong("up bias not zeroed", ("        torch.nn.init.zeros_(self.up.bias)\n", ""), visible=True),
+        wrong("down-projection zeroed too",
+              ("torch.nn.init.zeros_(self.up.weight)\n",
+               "torch.nn.init.zeros_(self.up.weight)\n        torch.nn.init.zeros_(self.down.weight)\n")),
+        wrong("ReLU instead of GELU", ("self.act = torch.nn.GELU()", "self.act = torch.nn.ReLU()")),
+        wrong("no bottleneck: down keeps the hidden size",
+              ("self.down = torch.nn.Linear(hidden_size, bottleneck_size)", "self.down = torch.nn.Linear(hidden_size, hidden_size)"),
+              ("self.up = torch.nn.Linear(bottleneck_size, hidden_size)", "self.up = torch.nn.Linear(hidden_size, hidden_size)"),
+              visible=True),
+        wrong("non-linearity after the up-projection",
+              ("return x + self.up(self.act(self.down(x)))", "return x + self.act(self.up(self.down(x)))")),
+    ],
+    "add_adapters_answer": [
+        wrong("forgets to freeze the encoder", ("    model.requires_grad_(False)\n", ""), visible=True),
+        wrong("also unfreezes the second block",
+              ("model.classifier.requires_grad_(True)", "model.classifier.requires_grad_(True)\n"
+               "    model.base_model.encoder.layer[1].requires_grad_(True)"), visible=True),
+        wrong("unfreezes the whole wrapper, so the wrapped projections train too",
+              ("setattr(parent, child, torch.nn.Sequential(linear, BottleneckAdapter(linear.out_features, bottleneck_size)))",
+               "setattr(parent, child, torch.nn.Sequential(linear, BottleneckAdapter(linear.out_features, bottleneck_size)))\n"
+               "        getattr(parent, child).requires_grad_(True)"), visible=True),
+        wrong("head left frozen", ("model.classifier.requires_grad_(True)", "pass"), visible=True),
+        wrong("LayerNorms left frozen", ("(BottleneckAdapter, torch.nn.LayerNorm)", "BottleneckAdapter"), visible=True),
+        wrong("adapters after the attention output only", ('name.endswith("output.dense")', 'name.endswith("attention.output.dense")'),
+              visible=True),
+        wrong("adapters after every dense layer (intermediate and pooler too)", ('name.endswith("output.dense")', 'name.endswith("dense")'),
+              visible=True),
+        wrong("adapter before the projection instead of after",
+              ("torch.nn.Sequential(linear, BottleneckAdapter(linear.out_features, bottleneck_size))",
+               "torch.nn.Sequential(BottleneckAdapter(linear.in_features, bottleneck_size), linear)"), visible=True),
+    ],
+    "pareto_answer": [
+        wrong("no strictness: every row dominates itself",
+              ("\n                     & ((table[cost] < row[cost]) | (table[score] > row[score]))", ""), visible=True),
+        wrong("front not sorted by cost", ("return sorted(front, key=lambda name: table.loc[name, cost])", "return front"),
+              visible=True),
+        wrong("strictly better on both axes required to dominate",
+              ("dominated = ((table[cost] <= row[cost]) & (table[score] >= row[score])\n"
+               "                     & ((table[cost] < row[cost]) | (table[score] > row[score]))).any()",
+               "dominated = ((table[cost] < row[cost]) & (table[score] > row[score])).any()")),
+        wrong("higher cost treated as better",
+              ("(table[cost] <= row[cost]) & (table[score] >= row[score])", "(table[cost] >= row[cost]) & (table[score] >= row[score])"),
+              ("(table[cost] < row[cost]) | (table[score] > row[score])", "(table[cost] > row[cost]) | (table[score] > row[score])"),
+              visible=True),
+        wrong("sorted by decreasing cost", ("key=lambda name: table.loc[name, cost])", "key=lambda name: table.loc[name, cost], reverse=True)"),
+              visible=True),
+    ],
+    "choose_answer": [
+        wrong("ignores the budget", ("fits = table[table[memory] <= memory_budget_mb]", "fits = table"), visible=True),
+        wrong("a method that needs exactly the budget does not fit",
+              ("fits = table[table[memory] <= memory_budget_mb]", "fits = table[table[memory] < memory_budget_mb]")),
+        wrong("ties go to the larger memory", ("ascending=[False, True]", "ascending=[False, False]")),
+        wrong("hard-coded column names",
+              ("fits = table[table[memory] <= memory_budget_mb]", 'fits = table[table["training_state_mb"] <= memory_budget_mb]'),
+              ("fits.sort_values([score, memory]", 'fits.sort_values(["accuracy_test", "training_state_mb"]')),
+        wrong("error message does not say what the smallest method needs",
+              ("the smallest needs {table[memory].min():.1f} MB", "try a larger budget"), visible=True),
+        wrong("picks the smallest method that fits, not the most accurate",
+              ("fits.sort_values([score, memory], ascending=[False, True])", "fits.sort_values(memory)"), visible=True),
+    ],
+}
