@@ -30,6 +30,8 @@ class RunRecord:
     trainable_params: int
     total_params: int
     accuracy: dict[str, float] = field(default_factory=dict)
+    # Per evaluation split, whether each example was classified right (in the split's order): for paired tests.
+    correct: dict[str, list[bool]] = field(default_factory=dict)
     loss_curve: list[tuple[int, float]] = field(default_factory=list)
     train_seconds: float = 0.0
     peak_memory_mb: float = 0.0
@@ -49,8 +51,8 @@ class RunRecord:
         return 100.0 * self.trainable_params / self.total_params
 
     def as_row(self) -> dict:
-        """A flat dict for a results table (the loss curve left out)."""
-        row = {k: v for k, v in asdict(self).items() if k not in ("accuracy", "loss_curve")}
+        """A flat dict for a results table (the loss curve and per-example correctness left out)."""
+        row = {k: v for k, v in asdict(self).items() if k not in ("accuracy", "correct", "loss_curve")}
         row["trainable_percent"] = round(self.trainable_percent, 3)
         row["training_state_mb"] = self.training_state_mb
         row.update({f"accuracy_{split}": acc for split, acc in self.accuracy.items()})
@@ -136,7 +138,6 @@ def train_classifier(model, tokenizer, data, profile: Profile | str | None = Non
     frozen backbone with a head, LoRA and other adapters.
     """
     import numpy as np
-    import torch
     from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
 
     profile = resolve_profile(profile)
@@ -151,23 +152,25 @@ def train_classifier(model, tokenizer, data, profile: Profile | str | None = Non
             per_device_eval_batch_size=2 * profile.batch_size,
             num_train_epochs=epochs or profile.train_epochs, learning_rate=learning_rate or profile.learning_rate,
             max_steps=max_steps or -1, logging_steps=1, save_strategy="no", eval_strategy="no", report_to="none",
-            disable_tqdm=True, seed=seed, use_cpu=not torch.cuda.is_available(),
+            disable_tqdm=True, seed=seed, use_cpu=profile.device == "cpu",
         )
         trainer = Trainer(model=model, args=args, train_dataset=tokenized["train"],
                           data_collator=DataCollatorWithPadding(tokenizer), callbacks=[progress])
         trainer.remove_callback(PrinterCallback)
-        with PeakMemory() as memory:
+        with PeakMemory(device=profile.device) as memory:
             start = time.perf_counter()
             trainer.train()
             seconds = time.perf_counter() - start
-        accuracy = {}
+        accuracy, correct = {}, {}
         for split in eval_splits:
             prediction = trainer.predict(tokenized[split])
             logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-            accuracy[split] = float(np.mean(np.argmax(logits, axis=-1) == prediction.label_ids))
+            right = np.argmax(logits, axis=-1) == prediction.label_ids
+            accuracy[split], correct[split] = float(np.mean(right)), right.tolist()
     trainable, total = count_parameters(model)
     return RunRecord(
-        name=name, trainable_params=trainable, total_params=total, accuracy=accuracy, loss_curve=progress.curve,
+        name=name, trainable_params=trainable, total_params=total, accuracy=accuracy, correct=correct,
+        loss_curve=progress.curve,
         train_seconds=seconds, peak_memory_mb=memory.peak_mb, memory_kind=memory.kind,
         weights_mb=model.get_memory_footprint() / 1e6, gradients_mb=progress.gradient_bytes / 1e6,
         optimizer_mb=progress.optimizer_bytes / 1e6,

@@ -150,6 +150,9 @@ NEEDS_BWRAP = pytest.mark.skipif(shutil.which("bwrap") is None and not os.enviro
 
 @pytest.mark.parametrize("sandbox", [False, pytest.param(True, marks=NEEDS_BWRAP)], ids=["plain", "sandboxed"])
 def test_an_endless_answer_costs_only_its_exercise(released: Path, sandbox: bool):
+    from course_utils.models import verified_llm_path
+
+    verified_llm_path()  # lesson 00 converts the bundled LLM on first use (~30 s): not within this test's 10 s per cell
     looping = _with_answer(_answered_nb(released), SECOND, "import time\nwhile True:\n    time.sleep(0.1)\n")
     _submit(released, "eve", looping)
     report = instructor.autograde(released, LESSON, timeout=10, sandbox=sandbox)

@@ -47,6 +47,11 @@ def test_train_classifier_returns_a_full_record_and_respects_frozen_weights():
     assert (model.bert.encoder.layer[0].attention.self.query.weight == frozen_before).all()
     assert not (model.classifier.weight == head_before).all()
     assert {"accuracy_test", "trainable_percent", "training_state_mb"} <= set(record.as_row())
+    data = load_emails("tiny")
+    for split in ("test", "shifted_test"):  # one right/wrong per e-mail, in the split's order, for paired tests
+        assert len(record.correct[split]) == len(data[split]) and all(isinstance(c, bool) for c in record.correct[split])
+        assert sum(record.correct[split]) / len(data[split]) == pytest.approx(record.accuracy[split])
+    assert "correct" not in record.as_row(), "a results table row stays flat"
     # the training state, measured on the real gradients and AdamW state: 4 + 8 bytes per trainable value
     n_head = record.trainable_params
     assert record.weights_mb == pytest.approx(model.get_memory_footprint() / 1e6)
