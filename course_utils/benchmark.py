@@ -2,6 +2,7 @@
 
     python -m course_utils.benchmark sft                  # lesson 08's LoRA/QLoRA SFT and the alternatives
     python -m course_utils.benchmark sft --profile gpu --steps 20
+    python -m course_utils.benchmark learning-rates       # the course's learning rates, chosen on validation
 
 ``sft`` trains the bundled instruct LLM with TRL's ``SFTTrainer`` on the lesson's data for a few steps per
 variant, each variant in its own process (so its peak RSS is its own), and writes ``sft.md`` and ``sft.json``
@@ -10,6 +11,13 @@ tokens per second (real tokens, padding excluded), peak memory, and the share of
 The bound: LoRA training costs about 4·N FLOPs per token (forward 2·N, backward through the frozen weights 2·N),
 and this machine's float32 matmul speed is measured first. Timings are noise when other heavy jobs share the
 cores: run it alone.
+
+``learning-rates`` trains each of the course's recipes (a head on a frozen encoder, LoRA r=8, full fine-tuning,
+lesson 01's few-shot fine-tuning) at several learning rates and scores the **validation** split, never test; it
+writes ``learning_rates.md`` and ``.json``. The rule: the smallest rate within two standard errors of the best
+(one seed cannot rank rates closer than that; the smaller is the safer default). The constants in
+``course_utils.training`` and lesson 01 are the rates it chose under the cpu profile (their comments quote it).
+Rates already in ``learning_rates.json`` for the same model are reused: delete it to measure all again.
 """
 
 from __future__ import annotations
@@ -152,10 +160,98 @@ def benchmark_sft(profile: str, steps: int, out: Path) -> Path:
     return out / "sft.md"
 
 
+def choose_learning_rate(rows: list[dict]) -> dict:
+    """The smallest learning rate whose validation accuracy is within two standard errors of the best one's."""
+    best = max(rows, key=lambda r: r["validation_accuracy"])
+    close = [r for r in rows if r["validation_accuracy"] >= best["validation_accuracy"] - 2 * best["standard_error"]]
+    return min(close, key=lambda r: r["learning_rate"])
+
+
+# recipe: (what trains, learning rates tried, labelled e-mails per intent, share of the profile's epochs). k = None:
+# the whole train split; k = lesson 01's few-shot run on k per intent for training.few_shot_steps. Lesson 06 trains
+# its methods for half the profile's epochs, so its own methods are chosen at that budget.
+LEARNING_RATE_RECIPES = {
+    "head on a frozen encoder (HEAD_LEARNING_RATE)": ("head", (5e-4, 2e-3, 1e-2, 3e-2), None, 1.0),
+    "LoRA r=8 on query, value (ADAPTER_LEARNING_RATE)": ("lora", (1e-3, 3e-3, 1e-2), None, 1.0),
+    "full fine-tuning (the profile's learning_rate)": ("full", (3e-5, 1e-4, 3e-4), None, 1.0),
+    "few-shot, pretrained, k=16 (lesson 01's FEW_SHOT_LEARNING_RATE)": ("full", (1e-4, 3e-4, 1e-3), 16, 1.0),
+    "few-shot, random init, k=62 (lesson 01's SCRATCH_LEARNING_RATE)": ("random", (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3), 62, 1.0),
+    "prefix tuning, 20 virtual tokens (lesson 06)": ("prefix", (1e-2, 3e-2, 1e-1, 3e-1), None, 0.5),
+    "prompt tuning, 20 virtual tokens (lesson 06)": ("prompt", (1e-2, 3e-2, 1e-1, 3e-1), None, 0.5),
+    "(IA)3 (lesson 06)": ("ia3", (1e-2, 3e-2, 1e-1), None, 0.5),
+}
+
+
+def benchmark_learning_rates(profile_name: str, out: Path) -> Path:
+    import torch
+    from datasets import DatasetDict
+    from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
+
+    from .data import INTENTS, few_shot_subset, load_emails
+    from .models import load_model, load_tokenizer, random_like, resolve_model
+    from .profiles import resolve_profile
+    from .stats import accuracy_standard_error
+    from .training import few_shot_steps, train_classifier
+
+    profile = resolve_profile(profile_name)
+    choice = resolve_model("encoder", profile)
+    tokenizer = load_tokenizer(choice)
+    emails = load_emails(profile)
+
+    def build(kind: str):
+        torch.manual_seed(0)
+        if kind == "random":
+            return random_like(choice, task="classification", seed=0, num_labels=len(INTENTS))
+        model = load_model(choice, "classification", num_labels=len(INTENTS))
+        if kind == "head":
+            for name, parameter in model.named_parameters():
+                parameter.requires_grad = name.startswith("classifier")
+        adapters = {"lora": lambda: LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=16, lora_dropout=0.1,
+                                               target_modules=["query", "value"]),
+                    "prefix": lambda: PrefixTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=20),
+                    "prompt": lambda: PromptTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=20),
+                    "ia3": lambda: IA3Config(task_type=TaskType.SEQ_CLS)}
+        return get_peft_model(model, adapters[kind]()) if kind in adapters else model
+
+    saved = out / "learning_rates.json"
+    earlier = json.loads(saved.read_text()) if saved.is_file() else {}
+    done = {(r["recipe"], r["learning_rate"]): r for r in earlier.get("rows", []) if earlier.get("model") == choice.name}
+    rows = []
+    for recipe, (kind, rates, k, epochs) in LEARNING_RATE_RECIPES.items():
+        data = DatasetDict({**emails, "train": few_shot_subset(emails["train"], k, seed=k)} if k else emails)
+        for rate in rates:
+            if (recipe, rate) in done:
+                rows.append(done[recipe, rate])
+                continue
+            print(f"{recipe}, learning rate {rate:g} ...", flush=True)
+            run = train_classifier(build(kind), tokenizer, data, profile, name=recipe, learning_rate=rate,
+                                   epochs=epochs * profile.train_epochs, eval_splits=("validation",),
+                                   max_steps=few_shot_steps(len(data["train"]), profile) if k else None)
+            accuracy = run.accuracy["validation"]
+            rows.append({"recipe": recipe, "learning_rate": rate, "validation_accuracy": accuracy,
+                         "standard_error": accuracy_standard_error(accuracy, len(data["validation"])),
+                         "train_seconds": run.train_seconds})
+    out.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps({"model": choice.name, "rows": rows}, indent=2))
+    lines = [f"# Learning rates on the validation split: {choice.name}, `{profile.name}` profile", "",
+             f"{len(emails['validation'])} validation e-mails, one seed. Chosen (bold): the smallest rate within two "
+             "standard errors of the best; a chosen rate at the end of its range means the range should grow.", "",
+             "| recipe | learning rate | validation accuracy | ± (1 s.e.) | training s |", "|---|---|---|---|---|"]
+    for recipe in LEARNING_RATE_RECIPES:
+        mine = sorted((r for r in rows if r["recipe"] == recipe), key=lambda r: r["learning_rate"])
+        chosen = choose_learning_rate(mine)
+        for r in mine:
+            mark = "**" if r is chosen else ""
+            lines.append(f"| {recipe} | {mark}{r['learning_rate']:g}{mark} | {r['validation_accuracy']:.3f} | "
+                         f"{r['standard_error']:.3f} | {r['train_seconds']:.0f} |")
+    (out / "learning_rates.md").write_text("\n".join(lines) + "\n")
+    return out / "learning_rates.md"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("sft", "sft-variant"))
+    parser.add_argument("what", choices=("sft", "sft-variant", "learning-rates"))
     parser.add_argument("settings", nargs="?", help="sft-variant only: one variant's settings as JSON")
     parser.add_argument("--profile", default="cpu", choices=("tiny", "cpu", "gpu"))
     parser.add_argument("--steps", type=int, default=6, help="optimiser steps per variant (the first is left out)")
@@ -166,7 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "sft-variant":
         print(json.dumps(run_sft_variant(json.loads(args.settings), args.profile, args.steps)))
         return 0
-    table = benchmark_sft(args.profile, args.steps, (args.out or find_root() / "runs" / "benchmark" / args.profile).resolve())
+    out = (args.out or find_root() / "runs" / "benchmark" / args.profile).resolve()
+    if args.what == "learning-rates":
+        table = benchmark_learning_rates(args.profile, out)
+    else:
+        table = benchmark_sft(args.profile, args.steps, out)
     print(f"\n{table.read_text()}\ntable: {table}")
     return 0
 

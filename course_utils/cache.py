@@ -15,6 +15,9 @@ from .profiles import Profile, resolve_profile
 
 T = TypeVar("T")
 CACHE_ENV = "COURSE_CACHE_DIR"
+# Bump when the training or evaluation code changes what a cached result would hold (a new recipe, a new
+# field): results cached by the old code are then computed again instead of read back stale.
+RESULTS_VERSION = 2
 
 
 def cache_root() -> Path:
@@ -23,8 +26,8 @@ def cache_root() -> Path:
 
 
 def cache_dir(profile: Profile | str | None = None) -> Path:
-    """``<cache_root>/<profile>``: results that depend on the profile's sizes."""
-    return cache_root() / resolve_profile(profile).name
+    """``<cache_root>/results-v<RESULTS_VERSION>/<profile>``: results that depend on the code and the profile's sizes."""
+    return cache_root() / f"results-v{RESULTS_VERSION}" / resolve_profile(profile).name
 
 
 def cached(name: str, profile: Profile | str | None, compute: Callable[[], T], refresh: bool = False) -> T:

@@ -51,6 +51,20 @@ def plot_bars(values: Mapping[str, float], title: str, ylabel: str, limits: Mapp
     return ax
 
 
+def plot_train_validation(loss_curve: Sequence[tuple[int, float]], validation_curve: Sequence[tuple[float, float]],
+                          title: str):
+    """Training loss per step beside validation accuracy per epoch: is the run still learning, or over-fitting?"""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
+    plot_loss_curves({"training loss": loss_curve}, title="training loss", ax=left)
+    epochs, accuracy = zip(*validation_curve) if validation_curve else ((), ())
+    right.plot(epochs, accuracy, marker="o")
+    right.set(title="validation accuracy after each epoch", xlabel="epoch", ylabel="accuracy")
+    fig.suptitle(title)
+    return fig
+
+
 def plot_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], title: str, xlabel: str, ylabel: str,
                logx: bool = False, ax=None):
     """One line with markers per series over a shared x, e.g. accuracy against labelled examples."""

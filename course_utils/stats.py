@@ -1,4 +1,5 @@
-"""Is a difference in accuracy real? Standard errors and the paired test for two models scored on one test set.
+"""Is a difference in accuracy real? Standard errors, the paired test for two models scored on one test set, and a
+permutation test for the largest gap between slices of one test set.
 
 Two classifiers evaluated on the *same* e-mails are not independent samples: comparing their standard errors
 as if they were overstates the noise when they agree on most e-mails and understates it when they do not.
@@ -43,10 +44,10 @@ class PairedComparison:
             verdict = "the same accuracy"
         else:
             better, worse = (self.a, self.b) if self.accuracy_a > self.accuracy_b else (self.b, self.a)
-            verdict = (f"{better} is better than {worse} (a real difference at the {level:.0%} level)"
+            verdict = (f"a real difference at the {level:.0%} level, in favour of {better} over {worse}"
                        if self.significant(level) else
-                       f"{better} is ahead, but by no more than a different test sample could give (within noise)")
-        return (f"{self.a} {self.accuracy_a:.3f} vs {self.b} {self.accuracy_b:.3f} on the same {self.n} e-mails: "
+                       f"{better} ahead, but by no more than a different test sample could give (within noise)")
+        return (f"{self.a} {self.accuracy_a:.3f} vs {self.b} {self.accuracy_b:.3f} on the same {self.n} e-mail{'s' if self.n != 1 else ''}: "
                 f"only {self.a} right on {self.only_a}, only {self.b} on {self.only_b}; "
                 f"exact McNemar p = {self.p_value:.3g}: {verdict}")
 
@@ -64,3 +65,54 @@ def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool], a: str = "a", 
     return PairedComparison(a=a, b=b, n=n, accuracy_a=sum(map(bool, correct_a)) / n,
                             accuracy_b=sum(map(bool, correct_b)) / n, only_a=only_a, only_b=only_b,
                             p_value=min(1.0, 2 * tail))
+
+
+def above_chance_p_value(correct: Sequence[bool], chance: float) -> float:
+    """One-sided exact binomial p-value: how likely guessing at accuracy ``chance`` gets at least this many right."""
+    if not correct or not 0 < chance < 1:
+        raise ValueError(f"pass one True/False per example and a chance accuracy in (0, 1): got {len(correct)} "
+                         f"examples and chance {chance}")
+    n, right = len(correct), sum(map(bool, correct))
+    return sum(math.comb(n, i) * chance ** i * (1 - chance) ** (n - i) for i in range(right, n + 1))
+
+
+@dataclass(frozen=True)
+class SliceGap:
+    """The largest accuracy gap between slices, and how often a gap that large arises when slices are random."""
+
+    best: str
+    worst: str
+    gap: float
+    p_value: float     # share of random relabellings of the slices whose largest gap is at least as large
+    permutations: int
+
+    def sentence(self, level: float = 0.05) -> str:
+        verdict = ("larger than random slices of the same sizes give: a real gap at the "
+                   f"{level:.0%} level" if self.p_value < level else
+                   "no larger than random slices of the same sizes often give (within noise)")
+        return (f"largest gap {self.gap:.3f} ({self.best} vs {self.worst}); in {self.permutations:,} random "
+                f"relabellings of the slices a gap at least this large came up {self.p_value:.1%} of the time: {verdict}")
+
+
+def slice_gap_test(correct: Sequence[bool], groups: Sequence, permutations: int = 10_000, seed: int = 0) -> SliceGap:
+    """Permutation test for the largest accuracy gap (max - min) between the slices ``groups`` defines.
+
+    The largest of several gaps is large by selection alone, so comparing it with the standard errors of its two
+    slices overstates it; shuffling which example belongs to which slice (sizes kept) gives its null distribution.
+    """
+    import numpy as np
+
+    correct, groups = np.asarray(correct, dtype=float), np.asarray(groups)
+    if len(correct) != len(groups) or len(correct) == 0:
+        raise ValueError(f"pass one True/False and one slice per example: got {len(correct)} and {len(groups)}")
+    names, codes = np.unique(groups, return_inverse=True)
+    membership = np.eye(len(names))[codes]          # example x slice, one-hot
+    sizes = membership.sum(axis=0)
+    observed = correct @ membership / sizes
+    rng = np.random.default_rng(seed)
+    per_slice = rng.permuted(np.tile(correct, (permutations, 1)), axis=1) @ membership / sizes
+    null_gaps = per_slice.max(axis=1) - per_slice.min(axis=1)
+    gap = float(observed.max() - observed.min())
+    return SliceGap(best=str(names[observed.argmax()]), worst=str(names[observed.argmin()]), gap=gap,
+                    p_value=float((1 + np.sum(null_gaps >= gap - 1e-12)) / (1 + permutations)),
+                    permutations=permutations)

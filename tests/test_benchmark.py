@@ -41,3 +41,35 @@ def test_steps_below_two_are_refused(capsys):
     with pytest.raises(SystemExit):
         benchmark.main(["sft", "--steps", "1"])
     assert "at least 2" in capsys.readouterr().err
+
+
+def test_the_learning_rate_rule_takes_the_smallest_rate_within_two_standard_errors_of_the_best():
+    row = lambda rate, accuracy, se=0.01: {"learning_rate": rate, "validation_accuracy": accuracy, "standard_error": se}  # noqa: E731
+    assert benchmark.choose_learning_rate([row(1e-4, 0.90), row(3e-4, 0.95), row(1e-3, 0.96)])["learning_rate"] == 3e-4
+    assert benchmark.choose_learning_rate([row(1e-4, 0.50), row(3e-4, 0.95), row(1e-3, 0.80)])["learning_rate"] == 3e-4
+    assert benchmark.choose_learning_rate([row(1e-4, 0.95), row(3e-4, 0.95)])["learning_rate"] == 1e-4
+
+
+def test_the_courses_learning_rates_are_among_those_the_benchmark_tries():
+    from course_utils.profiles import CPU
+    from course_utils.training import ADAPTER_LEARNING_RATE, HEAD_LEARNING_RATE
+
+    rates = {name.split(" (")[0]: tried for name, (_, tried, _, _) in benchmark.LEARNING_RATE_RECIPES.items()}
+    assert HEAD_LEARNING_RATE in rates["head on a frozen encoder"]
+    assert ADAPTER_LEARNING_RATE in rates["LoRA r=8 on query, value"]
+    assert CPU.learning_rate in rates["full fine-tuning"]
+
+
+def test_the_lessons_learning_rates_are_among_those_the_benchmark_tries():
+    tried = {name: rates for name, (_, rates, _, _) in benchmark.LEARNING_RATE_RECIPES.items()}
+    cells = lambda lesson: "\n".join("".join(c["source"]) for c in json.loads(solution_notebook(ROOT, lesson).read_text())["cells"])  # noqa: E731
+    lesson_01 = re.search(r'FEW_SHOT_LEARNING_RATE = \{"pretrained weights": ([\d.e-]+), "random init \(same architecture\)": ([\d.e-]+)\}',
+                          cells("01_pretraining_vs_finetuning"))
+    assert lesson_01, "lesson 01 should keep its two few-shot learning rates in FEW_SHOT_LEARNING_RATE"
+    assert float(lesson_01.group(1)) in next(r for n, r in tried.items() if n.startswith("few-shot, pretrained"))
+    assert float(lesson_01.group(2)) in next(r for n, r in tried.items() if n.startswith("few-shot, random init"))
+    lesson_06 = re.search(r'PEFT_LEARNING_RATES = \{"prefix tuning": ([\d.e-]+), "prompt tuning": ([\d.e-]+), "\(IA\)3": ([\d.e-]+)\}',
+                          cells("06_peft_comparison"))
+    assert lesson_06, "lesson 06 should keep its methods' learning rates in PEFT_LEARNING_RATES"
+    for method, rate in zip(("prefix tuning", "prompt tuning", "(IA)3"), lesson_06.groups()):
+        assert float(rate) in next(r for n, r in tried.items() if n.startswith(method)), method

@@ -1,6 +1,6 @@
 import pytest
 
-from course_utils.cache import cache_dir, cached
+from course_utils.cache import RESULTS_VERSION, cache_dir, cached
 from course_utils.widgets import lora_budget, lora_rank_explorer
 
 GROUPS = {"attention.self.query": [(4, 4)] * 2, "intermediate.dense": [(4, 16)] * 2}
@@ -21,7 +21,7 @@ def test_cached_computes_once_per_profile(tmp_path, monkeypatch):
     assert len(calls) == 2, "profiles have separate caches"
     cached("sweep", "tiny", compute, refresh=True)
     assert len(calls) == 3
-    assert cache_dir("tiny") == tmp_path / "tiny"
+    assert cache_dir("tiny") == tmp_path / f"results-v{RESULTS_VERSION}" / "tiny"
 
 
 def test_lora_budget_adds_up_the_chosen_layers():

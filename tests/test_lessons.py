@@ -19,10 +19,9 @@ import nbformat
 import pytest
 
 from conftest import LESSONS, ROOT
-from wrong_answers import add_probes, catalogue, probe_results
+from wrong_answers import catalogue, run_probed
 from course_utils import instructor
 from course_utils.layout import solution_notebook, student_notebook
-from course_utils.runner import run_lesson
 
 pytestmark = pytest.mark.notebook
 # A marked block, whole lines: (indentation, kind, body).
@@ -44,15 +43,10 @@ def _source(cell: dict) -> str:
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_solution_runs_under_tiny_and_its_tests_catch_wrong_answers(lesson, tmp_path):
     """One run of the solution, with each exercise's wrong answers (tests/wrong_answers/) probed in its kernel."""
-    solution, results = solution_notebook(ROOT, lesson), tmp_path / "probes.jsonl"
-    probed = tmp_path / "probed" / solution.name
-    probed.parent.mkdir()
-    probed.write_text(json.dumps(add_probes(json.loads(solution.read_text()), lesson, results)))
-    row = run_lesson(probed, tmp_path / solution.name, "tiny", cwd=solution.parent)
+    row, rows = run_probed(ROOT, lesson, tmp_path)
     assert row["status"] == "ok", row["status"]
     assert row["metrics"], "the lesson should call record_results(...) with its key numbers"
-    rows = probe_results(results)
-    answers = [c["metadata"]["nbgrader"]["grade_id"] for c in _cells(solution) if c["metadata"].get("nbgrader", {}).get("solution")]
+    answers = [c["metadata"]["nbgrader"]["grade_id"] for c in _cells(solution_notebook(ROOT, lesson)) if c["metadata"].get("nbgrader", {}).get("solution")]
     assert {r["grade_id"] for r in rows if "restored" in r} == set(answers), "every exercise was probed"
     assert all(r["restored"] for r in rows if "restored" in r), "the right answer, put back, passes its tests again"
     few = [a for a in answers if len(catalogue(lesson).get(a, [])) < 3]

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from course_utils.stats import accuracy_standard_error, mcnemar
+from course_utils.stats import above_chance_p_value, accuracy_standard_error, mcnemar, slice_gap_test
 
 
 def test_standard_error_is_binomial_and_needs_examples():
@@ -21,7 +21,7 @@ def test_mcnemar_counts_the_disagreements_and_gives_the_exact_binomial_p_value()
     assert (result.only_a, result.only_b, result.n) == (10, 0, 100)
     assert result.p_value == pytest.approx(2 / 2 ** 10)  # all 10 disagreements one way: 2 * 0.5^10
     assert result.accuracy_a == 0.6 and result.accuracy_b == 0.5 and result.significant()
-    assert "A is better than B" in result.sentence()
+    assert "a real difference at the 5% level, in favour of A over B" in result.sentence()
     three_one = mcnemar([True, True, True, False, True], [False, False, False, True, True])
     assert three_one.p_value == pytest.approx(2 * (1 + 4) / 16)  # b = 3, c = 1: 0.625
     assert not three_one.significant() and "within noise" in three_one.sentence()
@@ -42,3 +42,31 @@ def test_mcnemar_says_what_to_pass_when_the_lengths_differ():
         mcnemar([True, False], [True])
     with pytest.raises(ValueError):
         mcnemar([], [])
+
+
+def test_slice_gap_test_tells_a_real_gap_from_the_largest_of_several_noisy_ones():
+    real = slice_gap_test([True] * 50 + [False] * 50, ["a"] * 50 + ["b"] * 50, permutations=2000)
+    assert (real.best, real.worst, real.gap) == ("a", "b", 1.0) and real.p_value < 0.01
+    assert "a real gap" in real.sentence()
+    # ten slices of 20 drawn from one 70% classifier: the largest gap is big by selection alone
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    noise = slice_gap_test(rng.random(200) < 0.7, np.repeat(list("abcdefghij"), 20), permutations=2000)
+    assert noise.gap > 0.2 and noise.p_value > 0.05 and "within noise" in noise.sentence()
+    one = slice_gap_test([True, False], ["x", "x"], permutations=10)
+    assert one.gap == 0.0 and one.p_value == 1.0
+
+
+def test_slice_gap_test_says_what_to_pass():
+    with pytest.raises(ValueError, match="one slice per example"):
+        slice_gap_test([True, False], ["a"])
+
+
+def test_above_chance_is_the_exact_binomial_tail():
+    assert above_chance_p_value([True, True], 0.5) == pytest.approx(0.25)
+    assert above_chance_p_value([True, False], 0.5) == pytest.approx(0.75)
+    assert above_chance_p_value([True] * 3 + [False] * 37, 1 / 8) > 0.5  # 7.5% right is not above 12.5% chance
+    assert above_chance_p_value([True] * 20 + [False] * 20, 1 / 8) < 1e-6
+    with pytest.raises(ValueError, match="chance accuracy"):
+        above_chance_p_value([True], 1.0)

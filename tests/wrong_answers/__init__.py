@@ -102,3 +102,16 @@ def add_probes(nb: dict, lesson: str, path: Path) -> dict:
 
 def probe_results(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def run_probed(root: Path, lesson: str, scratch: Path) -> tuple[dict, list[dict]]:
+    """Run the lesson's solution under tiny with its wrong answers probed; (the runner's row, the probe results)."""
+    from course_utils.layout import solution_notebook
+    from course_utils.runner import run_lesson
+
+    solution, results = solution_notebook(root, lesson), scratch / "probes.jsonl"
+    probed = scratch / "probed" / solution.name
+    probed.parent.mkdir(parents=True)
+    probed.write_text(json.dumps(add_probes(json.loads(solution.read_text()), lesson, results)))
+    row = run_lesson(probed, scratch / solution.name, "tiny", cwd=solution.parent)
+    return row, probe_results(results)

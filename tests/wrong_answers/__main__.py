@@ -4,27 +4,21 @@ Runs the lesson's solution under the tiny profile with its wrong answers probed 
 per wrong answer, whether the visible tests catch it, only the hidden ones, or none.
 """
 
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from wrong_answers import add_probes, probe_results  # noqa: E402
+from wrong_answers import run_probed  # noqa: E402
 
-from course_utils.layout import check_lessons, find_root, solution_notebook  # noqa: E402
-from course_utils.runner import run_lesson  # noqa: E402
+from course_utils.layout import check_lessons, find_root  # noqa: E402
 
 root = find_root(Path(__file__).parent)
 for lesson in check_lessons(root, sys.argv[1:]):
-    solution = solution_notebook(root, lesson)
     with tempfile.TemporaryDirectory() as scratch:
-        results, probed = Path(scratch, "probes.jsonl"), Path(scratch, "probed", solution.name)
-        probed.parent.mkdir()
-        probed.write_text(json.dumps(add_probes(json.loads(solution.read_text()), lesson, results)))
-        row = run_lesson(probed, Path(scratch, solution.name), "tiny", cwd=solution.parent)
+        row, results = run_probed(root, lesson, Path(scratch))
         print(f"{lesson}: {row['status']} in {row['wall_seconds']} s")
-        for r in probe_results(results):
+        for r in results:
             if "why" in r:
                 caught = ("WRONG ANSWER DOES NOT RUN" if r["answer_failed"] else "visible tests" if r["visible"]
                           else "hidden tests" if r["full"] else "NOT CAUGHT")
