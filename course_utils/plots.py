@@ -51,16 +51,19 @@ def plot_bars(values: Mapping[str, float], title: str, ylabel: str, limits: Mapp
     return ax
 
 
-def plot_train_validation(loss_curve: Sequence[tuple[int, float]], validation_curve: Sequence[tuple[float, float]],
-                          title: str):
-    """Training loss per step beside validation accuracy per epoch: is the run still learning, or over-fitting?"""
+def plot_train_validation(loss_curves: Mapping[str, Sequence[tuple[int, float]]],
+                          validation_curves: Mapping[str, Sequence[tuple[float, float]]], title: str):
+    """Training loss per step beside validation accuracy per epoch, one line per run: still learning, or over-fitting?"""
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
-    plot_loss_curves({"training loss": loss_curve}, title="training loss", ax=left)
-    epochs, accuracy = zip(*validation_curve) if validation_curve else ((), ())
-    right.plot(epochs, accuracy, marker="o")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+    plot_loss_curves(loss_curves, title="training loss", ax=left)
+    for label, curve in validation_curves.items():
+        epochs, accuracy = zip(*curve) if curve else ((), ())
+        right.plot(epochs, accuracy, marker="o", label=label)
     right.set(title="validation accuracy after each epoch", xlabel="epoch", ylabel="accuracy")
+    if len(validation_curves) > 1:
+        right.legend()
     fig.suptitle(title)
     return fig
 

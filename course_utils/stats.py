@@ -116,3 +116,36 @@ def slice_gap_test(correct: Sequence[bool], groups: Sequence, permutations: int 
     return SliceGap(best=str(names[observed.argmax()]), worst=str(names[observed.argmin()]), gap=gap,
                     p_value=float((1 + np.sum(null_gaps >= gap - 1e-12)) / (1 + permutations)),
                     permutations=permutations)
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """Accuracy differences a - b from training runs repeated with seeds 0, 1, ...: the noise a paired test on one
+    test set does not see (another initialisation, another order of the training examples)."""
+
+    a: str
+    b: str
+    differences: tuple[float, ...]
+
+    def sentence(self) -> str:
+        n, diffs = len(self.differences), self.differences
+        if n == 1:
+            return (f"one training seed (the profile's training_seeds): how far {self.a} - {self.b} moves when the run "
+                    "is repeated is not measured here")
+        mean = sum(diffs) / n
+        if all(d > 0 for d in diffs) or all(d < 0 for d in diffs):
+            verdict = f"{self.a if mean > 0 else self.b} ahead with every seed"
+        elif all(d == 0 for d in diffs):
+            verdict = "the same accuracy with every seed"
+        else:
+            verdict = "neither is ahead with every seed: training noise is as large as the difference"
+        return (f"over {n} training seeds, {self.a} - {self.b} = {mean:+.3f} on average "
+                f"(from {min(diffs):+.3f} to {max(diffs):+.3f}): {verdict}")
+
+
+def seed_spread(accuracy_a: Sequence[float], accuracy_b: Sequence[float], a: str = "a", b: str = "b") -> SeedSpread:
+    """Pair two methods' accuracies seed by seed (the same seeds for both, in the same order)."""
+    if len(accuracy_a) != len(accuracy_b) or not accuracy_a:
+        raise ValueError(f"pass one accuracy per training seed for both methods, in the same seed order: got "
+                         f"{len(accuracy_a)} and {len(accuracy_b)}")
+    return SeedSpread(a=a, b=b, differences=tuple(x - y for x, y in zip(accuracy_a, accuracy_b)))

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from course_utils.stats import above_chance_p_value, accuracy_standard_error, mcnemar, slice_gap_test
+from course_utils.stats import above_chance_p_value, accuracy_standard_error, mcnemar, seed_spread, slice_gap_test
 
 
 def test_standard_error_is_binomial_and_needs_examples():
@@ -70,3 +70,22 @@ def test_above_chance_is_the_exact_binomial_tail():
     assert above_chance_p_value([True] * 20 + [False] * 20, 1 / 8) < 1e-6
     with pytest.raises(ValueError, match="chance accuracy"):
         above_chance_p_value([True], 1.0)
+
+
+def test_seed_spread_says_when_training_noise_is_as_large_as_the_difference():
+    steady = seed_spread([0.90, 0.92, 0.91], [0.80, 0.85, 0.83], "LoRA", "prompt").sentence()
+    assert "over 3 training seeds" in steady and "+0.083" in steady and "LoRA ahead with every seed" in steady
+    behind = seed_spread([0.70, 0.72], [0.80, 0.75], "A", "B").sentence()
+    assert "B ahead with every seed" in behind and "-0.065" in behind
+    noisy = seed_spread([0.90, 0.80, 0.88], [0.85, 0.84, 0.86], "A", "B").sentence()
+    assert "neither is ahead with every seed" in noisy and "from -0.040 to +0.050" in noisy
+    assert "neither is ahead" in seed_spread([0.9, 0.8], [0.9, 0.7], "A", "B").sentence(), "a tie in one seed is not a lead"
+    assert "the same accuracy with every seed" in seed_spread([0.9, 0.8], [0.9, 0.8]).sentence()
+    assert "not measured here" in seed_spread([0.9], [0.8]).sentence()
+
+
+def test_seed_spread_says_what_to_pass():
+    with pytest.raises(ValueError, match="one accuracy per training seed"):
+        seed_spread([0.9, 0.8], [0.7])
+    with pytest.raises(ValueError, match="one accuracy per training seed"):
+        seed_spread([], [])
