@@ -169,11 +169,14 @@ def choose_learning_rate(rows: list[dict]) -> dict:
 
 # recipe: (what trains, learning rates tried, labelled e-mails per intent, share of the profile's epochs). k = None:
 # the whole train split; k = lesson 01's few-shot run on k per intent for training.few_shot_steps. Lesson 06 trains
-# its methods for half the profile's epochs, so its own methods are chosen at that budget.
+# its methods for half the profile's epochs, so its rates are chosen at that budget.
 LEARNING_RATE_RECIPES = {
     "head on a frozen encoder (HEAD_LEARNING_RATE)": ("head", (5e-4, 2e-3, 1e-2, 3e-2), None, 1.0),
     "LoRA r=8 on query, value (ADAPTER_LEARNING_RATE)": ("lora", (1e-3, 3e-3, 1e-2), None, 1.0),
     "full fine-tuning (the profile's learning_rate)": ("full", (3e-5, 1e-4, 3e-4), None, 1.0),
+    "head on a frozen encoder, half the epochs (lesson 06)": ("head", (2e-3, 1e-2, 3e-2, 1e-1), None, 0.5),
+    "LoRA r=8 on query, value, half the epochs (lesson 06)": ("lora", (1e-3, 3e-3, 1e-2, 3e-2), None, 0.5),
+    "full fine-tuning, half the epochs (lesson 06)": ("full", (3e-5, 1e-4, 3e-4, 1e-3), None, 0.5),
     "few-shot, pretrained, k=16 (lesson 01's FEW_SHOT_LEARNING_RATE)": ("full", (1e-4, 3e-4, 1e-3), 16, 1.0),
     "few-shot, random init, k=62 (lesson 01's SCRATCH_LEARNING_RATE)": ("random", (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3), 62, 1.0),
     "prefix tuning, 20 virtual tokens (lesson 06)": ("prefix", (1e-2, 3e-2, 1e-1, 3e-1), None, 0.5),
@@ -182,7 +185,7 @@ LEARNING_RATE_RECIPES = {
 }
 
 
-def benchmark_learning_rates(profile_name: str, out: Path) -> Path:
+def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Path:
     import torch
     from datasets import DatasetDict
     from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
@@ -216,8 +219,10 @@ def benchmark_learning_rates(profile_name: str, out: Path) -> Path:
     saved = out / "learning_rates.json"
     earlier = json.loads(saved.read_text()) if saved.is_file() else {}
     done = {(r["recipe"], r["learning_rate"]): r for r in earlier.get("rows", []) if earlier.get("model") == choice.name}
-    rows = []
+    rows = [r for r in done.values() if only not in r["recipe"]]  # recipes not asked for this time keep their rows
     for recipe, (kind, rates, k, epochs) in LEARNING_RATE_RECIPES.items():
+        if only not in recipe:
+            continue
         data = DatasetDict({**emails, "train": few_shot_subset(emails["train"], k, seed=k)} if k else emails)
         for rate in rates:
             if (recipe, rate) in done:
@@ -239,6 +244,8 @@ def benchmark_learning_rates(profile_name: str, out: Path) -> Path:
              "| recipe | learning rate | validation accuracy | ± (1 s.e.) | training s |", "|---|---|---|---|---|"]
     for recipe in LEARNING_RATE_RECIPES:
         mine = sorted((r for r in rows if r["recipe"] == recipe), key=lambda r: r["learning_rate"])
+        if not mine:
+            continue
         chosen = choose_learning_rate(mine)
         for r in mine:
             mark = "**" if r is chosen else ""
@@ -255,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("settings", nargs="?", help="sft-variant only: one variant's settings as JSON")
     parser.add_argument("--profile", default="cpu", choices=("tiny", "cpu", "gpu"))
     parser.add_argument("--steps", type=int, default=6, help="optimiser steps per variant (the first is left out)")
+    parser.add_argument("--only", default="", help="learning-rates only: train the recipes whose name contains this "
+                                                   "text (the table keeps the rows measured before for the others)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: runs/benchmark/<profile>)")
     args = parser.parse_args(argv)
     if args.steps < 2:
@@ -264,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = (args.out or find_root() / "runs" / "benchmark" / args.profile).resolve()
     if args.what == "learning-rates":
-        table = benchmark_learning_rates(args.profile, out)
+        table = benchmark_learning_rates(args.profile, out, args.only)
     else:
         table = benchmark_sft(args.profile, args.steps, out)
     print(f"\n{table.read_text()}\ntable: {table}")

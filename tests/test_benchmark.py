@@ -1,9 +1,12 @@
-"""The benchmark command: its "lesson 08" rows measure the lesson's own settings, and its table is right."""
+"""The benchmark command: its "lesson 08" rows measure the lesson's own settings, its tables are right, and the
+learning rates the course uses are the ones it chose."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
 
@@ -68,8 +71,34 @@ def test_the_lessons_learning_rates_are_among_those_the_benchmark_tries():
     assert lesson_01, "lesson 01 should keep its two few-shot learning rates in FEW_SHOT_LEARNING_RATE"
     assert float(lesson_01.group(1)) in next(r for n, r in tried.items() if n.startswith("few-shot, pretrained"))
     assert float(lesson_01.group(2)) in next(r for n, r in tried.items() if n.startswith("few-shot, random init"))
-    lesson_06 = re.search(r'PEFT_LEARNING_RATES = \{"prefix tuning": ([\d.e-]+), "prompt tuning": ([\d.e-]+), "\(IA\)3": ([\d.e-]+)\}',
-                          cells("06_peft_comparison"))
-    assert lesson_06, "lesson 06 should keep its methods' learning rates in PEFT_LEARNING_RATES"
-    for method, rate in zip(("prefix tuning", "prompt tuning", "(IA)3"), lesson_06.groups()):
-        assert float(rate) in next(r for n, r in tried.items() if n.startswith(method)), method
+    lesson_06 = re.search(r"LEARNING_RATES = (\{.*?\})\n", cells("06_peft_comparison"))
+    assert lesson_06, "lesson 06 should keep its methods' learning rates in one LEARNING_RATES dict"
+    chosen = ast.literal_eval(lesson_06.group(1))
+    recipes = {"head": "head on a frozen encoder, half", "full fine-tuning": "full fine-tuning, half",
+               "LoRA": "LoRA r=8 on query, value, half", "prefix tuning": "prefix tuning", "prompt tuning": "prompt tuning",
+               "(IA)3": "(IA)3"}
+    assert set(chosen) == set(recipes), "every rate lesson 06 uses should come from a benchmark recipe"
+    for method, rate in chosen.items():
+        assert rate in next(r for n, r in tried.items() if n.startswith(recipes[method])), method
+
+
+def test_learning_rates_only_retrains_the_recipes_asked_for_and_keeps_the_other_rows(tmp_path, monkeypatch):
+    import course_utils.training as training
+    from course_utils.models import resolve_model
+    from course_utils.profiles import TINY
+
+    calls = []
+
+    def fake_train(model, tokenizer, data, profile, name, learning_rate, **kwargs):
+        calls.append((name, learning_rate))
+        return SimpleNamespace(accuracy={"validation": {1e-2: 0.2, 3e-2: 0.9, 1e-1: 0.5}[learning_rate]}, train_seconds=1.0)
+
+    monkeypatch.setattr(training, "train_classifier", fake_train)
+    head = "head on a frozen encoder (HEAD_LEARNING_RATE)"
+    earlier = {"recipe": head, "learning_rate": 1e-2, "validation_accuracy": 0.7, "standard_error": 0.03, "train_seconds": 5.0}
+    (tmp_path / "learning_rates.json").write_text(json.dumps({"model": resolve_model("encoder", TINY).name, "rows": [earlier]}))
+    table = benchmark.benchmark_learning_rates("tiny", tmp_path, only="(IA)3").read_text()
+    assert calls == [("(IA)3 (lesson 06)", 1e-2), ("(IA)3 (lesson 06)", 3e-2), ("(IA)3 (lesson 06)", 1e-1)]
+    assert f"| {head} | **0.01** | 0.700 |" in table, "rows measured before for other recipes stay in the table"
+    assert "| (IA)3 (lesson 06) | **0.03** | 0.900 |" in table
+    assert json.loads((tmp_path / "learning_rates.json").read_text())["rows"][0] == earlier
