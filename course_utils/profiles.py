@@ -65,7 +65,7 @@ CPU = Profile(
     name="cpu", description="laptop or Binder: the bundled encoder, all of the course data",
     budget="<= 5 min per lesson on 2 cores, <= 2 GB RAM", allow_hub_models=True, use_gpu=False,
     train_examples=500, eval_examples=400, max_seq_length=128, batch_size=16, train_epochs=4,
-    learning_rate=1e-4, pretrain_steps=300, few_shot_k=(1, 4, 16, 62), few_shot_steps=20, few_shot_epochs=2, training_seeds=1, llm_eval_examples=12,
+    learning_rate=1e-4, pretrain_steps=300, few_shot_k=(1, 4, 16, 62), few_shot_steps=20, few_shot_epochs=2, training_seeds=3, llm_eval_examples=12,
     sft_steps=16, sft_batch_size=2, sft_micro_batch_size=1,
     sft_activation_checkpointing=True, llm_new_tokens=32, lora_ranks=(1, 8, 64),
     encoder_model="bundled", causal_lm_model="bundled",
