@@ -3,7 +3,7 @@
 data (the e-mails, the probe set, the triage task), models (registry, bundled encoder and instruct LLM,
 built architectures, generation), profiles, environment, lesson (start and results), training (RunRecord,
 the Trainer wrapper, precision from the hardware), memory (peak memory, sizes on disk), plots, widgets,
-cache (per-profile results, fingerprints); runner, instructor, bootstrap, lock and drift are commands.
+cache (per-profile results, keyed by everything that produced them); runner, instructor, bootstrap, lock and drift are commands.
 
 Modules are imported where used (``from course_utils.models import load_model``) so that
 ``python -m course_utils.bootstrap`` runs before anything heavy is installed.

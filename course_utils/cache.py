@@ -3,11 +3,14 @@ so re-running a lesson's analysis and widgets is instant."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import pickle
+import re
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,9 +18,9 @@ from .profiles import Profile, resolve_profile
 
 T = TypeVar("T")
 CACHE_ENV = "COURSE_CACHE_DIR"
-# Bump when the training or evaluation code changes what a cached result would hold (a new recipe, a new
-# field): results cached by the old code are then computed again instead of read back stale.
+# Bump when a lesson's evaluation changes what a cached result means in a way no setting records.
 RESULTS_VERSION = 2
+_PACKAGE = Path(__file__).parent
 
 
 def cache_root() -> Path:
@@ -30,12 +33,30 @@ def cache_dir(profile: Profile | str | None = None) -> Path:
     return cache_root() / f"results-v{RESULTS_VERSION}" / resolve_profile(profile).name
 
 
-def cached(name: str, profile: Profile | str | None, compute: Callable[[], T], refresh: bool = False) -> T:
-    """The result cached as ``name`` for this profile; computed and saved the first time.
+@functools.cache
+def code_and_data_digest() -> str:
+    """A digest of what every cached result is made with: the course's e-mails, the training code and the
+    fields of the record it returns (``RunRecord``), so a result cached before a field was added is never read back."""
+    digest = hashlib.sha256()
+    for path in sorted((_PACKAGE / "data" / "emails").glob("*.jsonl")) + [_PACKAGE / "training.py"]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
-    Pass ``refresh=True`` (or delete the file) after changing what ``compute`` does.
+
+def cache_key(name: str, profile: Profile | str | None, depends_on: tuple = ()) -> str:
+    """``name`` and a digest of everything that produced the result: ``depends_on`` (the model, data and settings
+    the caller names), every setting of the profile, the course's data and training code, and ``RESULTS_VERSION``."""
+    safe_name = re.sub(r"[^\w.()=+-]+", "_", name)
+    return f"{safe_name}_{fingerprint(name, asdict(resolve_profile(profile)), depends_on, code_and_data_digest())}"
+
+
+def cached(name: str, profile: Profile | str | None, compute: Callable[[], T], depends_on: tuple = (),
+           refresh: bool = False) -> T:
+    """``compute()``, saved the first time and read back after, under a key that changes with anything that
+    produced it (see ``cache_key``): name in ``depends_on`` every setting ``compute`` uses that the profile does not
+    hold (model, learning rate, rank, seed). ``refresh=True`` computes it again regardless.
     """
-    path = cache_dir(profile) / f"{name}.pkl"
+    path = cache_dir(profile) / f"{cache_key(name, profile, depends_on)}.pkl"
     if path.is_file() and not refresh:
         with open(path, "rb") as handle:
             return pickle.load(handle)
@@ -46,7 +67,18 @@ def cached(name: str, profile: Profile | str | None, compute: Callable[[], T], r
     return result
 
 
+def _json_form(value):
+    """What ``fingerprint`` hashes for a value JSON cannot hold: a library config by its settings, a set sorted."""
+    if hasattr(value, "to_dict"):  # peft and transformers configs
+        return value.to_dict()
+    if isinstance(value, (set, frozenset)):  # a set's order changes between runs
+        return sorted(value, key=str)
+    text = str(value)
+    if " at 0x" in text:  # a function or an object without a printable form: its key would change every run
+        raise TypeError(f"cannot key a cached result by {text}: pass the settings it depends on instead")
+    return text
+
+
 def fingerprint(*parts) -> str:
-    """A short digest of what a cached result depends on (data, settings), for its name: change any part and
-    the result is computed again instead of read back stale. Parts are hashed as JSON (``str`` of anything else)."""
-    return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()[:12]
+    """A short digest of ``parts`` as JSON (see ``_json_form`` for the rest): equal parts, equal digest."""
+    return hashlib.sha256(json.dumps(parts, default=_json_form, sort_keys=True).encode()).hexdigest()[:12]

@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 
 from course_utils.cache import RESULTS_VERSION, cache_dir, cached
@@ -22,6 +25,55 @@ def test_cached_computes_once_per_profile(tmp_path, monkeypatch):
     cached("sweep", "tiny", compute, refresh=True)
     assert len(calls) == 3
     assert cache_dir("tiny") == tmp_path / f"results-v{RESULTS_VERSION}" / "tiny"
+
+
+def test_cached_misses_when_anything_that_produced_the_result_changes(tmp_path, monkeypatch):
+    import dataclasses
+    import shutil
+
+    from peft import LoraConfig
+
+    from course_utils import cache, profiles
+
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def run(*depends_on, name="06_LoRA r=8 (q, v)"):
+        return cached(name, "tiny", lambda: calls.append(1) or len(calls), depends_on=depends_on)
+
+    lora = LoraConfig(r=8, lora_alpha=16, target_modules=["query", "value"])
+    assert run("encoder", lora, 3e-3, 0) == 1
+    assert run("encoder", LoraConfig(r=8, lora_alpha=16, target_modules=["value", "query"]), 3e-3, 0) == 1, \
+        "the same settings (a set's order aside) read the result back"
+    assert run("encoder", LoraConfig(r=8, lora_alpha=16, lora_dropout=0.1, target_modules=["query", "value"]), 3e-3, 0) == 2, \
+        "a changed library setting (LoRA dropout) computes it again"
+    assert run("encoder", lora, 1e-3, 0) == 3, "a changed learning rate computes it again"
+    assert run("encoder", lora, 3e-3, 1) == 4, "another seed computes it again"
+    assert run("encoder", lora, 3e-3, 0, name="07_LoRA r=8 (q, v)") == 5, "another lesson's result is its own"
+
+    monkeypatch.setitem(profiles.PROFILES, "tiny", dataclasses.replace(profiles.TINY, train_epochs=profiles.TINY.train_epochs + 1))
+    assert run("encoder", lora, 3e-3, 0) == 6, "a changed profile setting computes it again"
+    monkeypatch.setitem(profiles.PROFILES, "tiny", profiles.TINY)
+    assert run("encoder", lora, 3e-3, 0) == 1, "and the old result is still there for the old setting"
+
+    # A field added to the record the training code returns (the stale-RunRecord bug): the key changes.
+    package = tmp_path / "package"
+    shutil.copytree(cache._PACKAGE / "data" / "emails", package / "data" / "emails")
+    training = (cache._PACKAGE / "training.py").read_text()
+    assert "    optimizer_mb: float = 0.0\n" in training
+    (package / "training.py").write_text(training.replace("    optimizer_mb: float = 0.0\n",
+                                                          "    optimizer_mb: float = 0.0\n    activations_mb: float = 0.0\n"))
+    monkeypatch.setattr(cache, "_PACKAGE", package)
+    cache.code_and_data_digest.cache_clear()
+    try:
+        assert run("encoder", lora, 3e-3, 0) == 7, "a changed RunRecord computes it again"
+    finally:
+        cache.code_and_data_digest.cache_clear()
+
+
+def test_a_cache_key_refuses_what_has_no_stable_form():
+    with pytest.raises(TypeError, match="pass the settings"):
+        cached("run", "tiny", lambda: 1, depends_on=(lambda: 0,))
 
 
 def test_lora_budget_adds_up_the_chosen_layers():
@@ -101,4 +153,16 @@ def test_fingerprint_follows_what_a_result_depends_on():
     assert fingerprint(rows, 5e-4) == fingerprint([dict(rows[0])], 5e-4), "equal data and settings, equal key"
     assert fingerprint(rows, 5e-4) != fingerprint(rows, 1e-3), "a changed setting trains again"
     assert fingerprint(rows, 5e-4) != fingerprint([{"prompt": "a", "completion": "c"}], 5e-4), "changed data trains again"
-    assert len(fingerprint(object())) == 12, "anything without a JSON form is hashed by its str"
+    assert len(fingerprint(Path("weights"))) == 12, "anything without a JSON form is hashed by its str"
+    with pytest.raises(TypeError, match="pass the settings"):
+        fingerprint(object())  # its str holds a memory address: the key would change every run
+
+
+def test_fingerprint_of_a_set_is_the_same_in_every_process():
+    import subprocess
+    import sys
+
+    code = "from course_utils.cache import fingerprint; print(fingerprint({'query', 'key', 'value', 'dense', 'output'}))"
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(4)}
+    assert len(digests) == 1, "a set's order changes with the hash seed; its key must not"
