@@ -65,21 +65,24 @@ def run_sft_variant(settings: dict, profile_name: str, steps: int) -> dict:
     import torch
     from datasets import Dataset
     from peft import LoraConfig, TaskType
-    from transformers import PrinterCallback, TrainerCallback
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
     from .data import TRIAGE_INSTRUCTION, load_emails, triage_answer
-    from .models import load_model, load_tokenizer, nf4_config, resolve_model
+    from .models import model_path, nf4_config, release_checkpoint, resolve_model
     from .profiles import resolve_profile
     from .training import precision_flags
 
     profile = resolve_profile(profile_name)
     choice = resolve_model("causal_lm", profile)
-    tokenizer = load_tokenizer(choice)
+    tokenizer = AutoTokenizer.from_pretrained(model_path(choice))
     precision = precision_flags()
     quantised = {"quantization_config": nf4_config()} if settings["quantised"] else {}
-    model = load_model(choice, "causal_lm", dtype=torch.bfloat16 if precision["bf16"] else torch.float32, **quantised)
-    if not quantised and torch.cuda.is_available():
+    model = AutoModelForCausalLM.from_pretrained(model_path(choice), dtype=torch.bfloat16 if precision["bf16"] else torch.float32,
+                                                 **quantised)
+    if quantised:
+        model = release_checkpoint(model)
+    elif torch.cuda.is_available():
         model = model.to("cuda")
     parameters = model.num_parameters()  # the base model's: the trainer adds LoRA's
     rows = Dataset.from_list([
@@ -189,26 +192,26 @@ def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Pa
     import torch
     from datasets import DatasetDict
     from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     from .data import INTENTS, few_shot_subset, load_emails
-    from .models import load_model, load_tokenizer, random_like, resolve_model
+    from .models import model_path, resolve_model
     from .profiles import resolve_profile
     from .stats import accuracy_standard_error
     from .training import few_shot_steps, train_classifier
 
     profile = resolve_profile(profile_name)
     choice = resolve_model("encoder", profile)
-    tokenizer = load_tokenizer(choice)
+    tokenizer = AutoTokenizer.from_pretrained(model_path(choice))
     emails = load_emails(profile)
 
     def build(kind: str):
         torch.manual_seed(0)
         if kind == "random":
-            return random_like(choice, task="classification", seed=0, num_labels=len(INTENTS))
-        model = load_model(choice, "classification", num_labels=len(INTENTS))
+            return AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(model_path(choice), num_labels=len(INTENTS)))
+        model = AutoModelForSequenceClassification.from_pretrained(model_path(choice), num_labels=len(INTENTS))
         if kind == "head":
-            for name, parameter in model.named_parameters():
-                parameter.requires_grad = name.startswith("classifier")
+            model.base_model.requires_grad_(False)  # the encoder; the new classification head stays trainable
         adapters = {"lora": lambda: LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=16, lora_dropout=0.1,
                                                target_modules=["query", "value"]),
                     "prefix": lambda: PrefixTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=20),
@@ -229,9 +232,9 @@ def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Pa
                 rows.append(done[recipe, rate])
                 continue
             print(f"{recipe}, learning rate {rate:g} ...", flush=True)
+            budget = {"max_steps": few_shot_steps(len(data["train"]), profile)} if k else {}
             run = train_classifier(build(kind), tokenizer, data, profile, name=recipe, learning_rate=rate,
-                                   epochs=epochs * profile.train_epochs, eval_splits=("validation",),
-                                   max_steps=few_shot_steps(len(data["train"]), profile) if k else None)
+                                   num_train_epochs=epochs * profile.train_epochs, eval_splits=("validation",), **budget)
             accuracy = run.accuracy["validation"]
             rows.append({"recipe": recipe, "learning_rate": rate, "validation_accuracy": accuracy,
                          "standard_error": accuracy_standard_error(accuracy, len(data["validation"])),

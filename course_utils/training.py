@@ -78,13 +78,12 @@ def precision_flags() -> dict[str, bool]:
     return {"bf16": bf16, "fp16": cuda and not bf16}
 
 
-def count_parameters(model) -> tuple[int, int]:
-    """(trainable, total) parameters. A peft model counts 4-bit weights as the parameters they hold
-    (bitsandbytes packs two 4-bit values per stored byte)."""
+def parameter_counts(model) -> tuple[int, int]:
+    """(trainable, total) parameters, as the libraries count them: peft's ``get_nb_trainable_parameters`` for a peft
+    model, else transformers' ``num_parameters`` (both count a 4-bit weight as the parameters it packs)."""
     if hasattr(model, "get_nb_trainable_parameters"):
         return model.get_nb_trainable_parameters()
-    params = list(model.parameters())
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+    return model.num_parameters(only_trainable=True), model.num_parameters()
 
 
 def few_shot_steps(examples: int, profile: Profile | str | None = None) -> int:
@@ -142,17 +141,18 @@ def live_progress_callback():
 
 
 def train_classifier(model, tokenizer, data, profile: Profile | str | None = None, name: str = "run",
-                     learning_rate: float | None = None, epochs: float | None = None,
-                     eval_splits: tuple[str, ...] = ("test", "shifted_test"), seed: int = 0,
-                     max_steps: int | None = None, validation_curve: bool = False) -> RunRecord:
-    """Train a sequence classifier on ``data["train"]`` and evaluate accuracy on ``eval_splits``.
+                     eval_splits: tuple[str, ...] = ("test", "shifted_test"), validation_curve: bool = False,
+                     **training_arguments) -> RunRecord:
+    """Train a sequence classifier with transformers' ``Trainer`` on ``data["train"]``; score ``eval_splits``.
 
-    Sizes (sequence length, batch size, epochs, learning rate) come from the profile unless given;
-    ``max_steps`` replaces epochs with a fixed number of optimiser steps (few-shot runs). The learning rate
-    warms up linearly over the first ``WARMUP_RATIO`` of the steps, then decays linearly to zero.
+    This is lesson 01's ``TrainingArguments`` + ``Trainer`` recipe, measured. ``training_arguments`` are
+    ``TrainingArguments`` keyword arguments (``learning_rate``, ``num_train_epochs``, ``max_steps``, ``seed``,
+    ``weight_decay``, ``gradient_accumulation_steps``, ...); any not given come from the profile (batch size,
+    epochs, learning rate, device) and the course's schedule (warm up over the first ``WARMUP_RATIO`` of the steps,
+    then decay linearly), with mixed precision chosen from the hardware (:func:`precision_flags`).
     ``validation_curve=True`` also scores ``data["validation"]`` after every epoch (``RunRecord.validation_curve``).
-    Whatever in ``model`` requires grad is trained, so the same call serves full fine-tuning, a
-    frozen backbone with a head, LoRA and other adapters.
+    Whatever in ``model`` requires grad is trained, so the same call serves full fine-tuning, a frozen backbone
+    with a head, LoRA and other adapters.
     """
     import numpy as np
     from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
@@ -164,13 +164,15 @@ def train_classifier(model, tokenizer, data, profile: Profile | str | None = Non
     tokenized = tokenize_emails(data, tokenizer, profile.max_seq_length)
     progress = live_progress_callback()
     with tempfile.TemporaryDirectory() as output_dir:
+        settings = dict(
+            per_device_train_batch_size=profile.batch_size, per_device_eval_batch_size=2 * profile.batch_size,
+            num_train_epochs=profile.train_epochs, learning_rate=profile.learning_rate, seed=0,
+            warmup_steps=WARMUP_RATIO, lr_scheduler_type="linear", use_cpu=profile.device == "cpu", **precision_flags(),
+        )
+        settings.update(training_arguments)
         args = TrainingArguments(
-            output_dir=output_dir, per_device_train_batch_size=profile.batch_size,
-            per_device_eval_batch_size=2 * profile.batch_size,
-            num_train_epochs=epochs or profile.train_epochs, learning_rate=learning_rate or profile.learning_rate,
-            max_steps=max_steps or -1, warmup_steps=WARMUP_RATIO, lr_scheduler_type="linear", logging_steps=1,
-            save_strategy="no", eval_strategy="epoch" if validation_curve else "no", report_to="none",
-            disable_tqdm=True, seed=seed, use_cpu=profile.device == "cpu",
+            output_dir=output_dir, logging_steps=1, save_strategy="no", eval_strategy="epoch" if validation_curve else "no",
+            report_to="none", disable_tqdm=True, **settings,
         )
 
         def accuracy_metric(prediction) -> dict[str, float]:
@@ -193,7 +195,7 @@ def train_classifier(model, tokenizer, data, profile: Profile | str | None = Non
             logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
             right = np.argmax(logits, axis=-1) == prediction.label_ids
             accuracy[split], correct[split] = float(np.mean(right)), right.tolist()
-    trainable, total = count_parameters(model)
+    trainable, total = parameter_counts(model)
     return RunRecord(
         name=name, trainable_params=trainable, total_params=total, accuracy=accuracy, correct=correct,
         loss_curve=progress.curve, validation_curve=validation,

@@ -27,17 +27,18 @@ def test_size_on_disk(tmp_path):
 
 def test_train_classifier_returns_a_full_record_and_respects_frozen_weights():
     from course_utils.data import INTENTS, load_emails
-    from course_utils.models import load_model, load_tokenizer, resolve_model
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from course_utils.models import verified_encoder_path
     from course_utils.training import train_classifier
 
-    choice = resolve_model("encoder", "tiny")
-    model = load_model(choice, "classification", num_labels=len(INTENTS))
+    model = AutoModelForSequenceClassification.from_pretrained(verified_encoder_path(), num_labels=len(INTENTS))
     for param in model.bert.parameters():
         param.requires_grad = False  # feature extraction: only the head trains
     frozen_before = model.bert.encoder.layer[0].attention.self.query.weight.clone()
     head_before = model.classifier.weight.clone()
-    record = train_classifier(model, load_tokenizer(choice), load_emails("tiny"), "tiny", name="head only",
-                              learning_rate=1e-2)
+    record = train_classifier(model, AutoTokenizer.from_pretrained(verified_encoder_path()), load_emails("tiny"), "tiny",
+                              name="head only", learning_rate=1e-2)
     assert record.trainable_params == model.classifier.weight.numel() + model.classifier.bias.numel()
     assert record.total_params == model.num_parameters()
     assert 0 < record.trainable_percent < 1
@@ -57,6 +58,22 @@ def test_train_classifier_returns_a_full_record_and_respects_frozen_weights():
     assert record.weights_mb == pytest.approx(model.get_memory_footprint() / 1e6)
     assert record.gradients_mb == pytest.approx(n_head * 4 / 1e6) and record.optimizer_mb == pytest.approx(n_head * 8 / 1e6)
     assert record.training_state_mb == pytest.approx(record.weights_mb + 12 * n_head / 1e6)
+
+
+def test_train_classifier_takes_training_arguments_own_keywords():
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from course_utils.data import INTENTS, load_emails
+    from course_utils.models import verified_encoder_path
+    from course_utils.training import train_classifier
+
+    path = verified_encoder_path()
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(INTENTS))
+    tokenizer, data = AutoTokenizer.from_pretrained(path), load_emails("tiny")
+    record = train_classifier(model, tokenizer, data, "tiny", eval_splits=("test",), max_steps=2, num_train_epochs=3)
+    assert [step for step, _ in record.loss_curve] == [1, 2], "max_steps, a TrainingArguments field, sets the budget"
+    with pytest.raises(TypeError, match="epochs"):
+        train_classifier(model, tokenizer, data, "tiny", epochs=2)  # not a TrainingArguments field
 
 
 def test_train_classifier_names_missing_splits():

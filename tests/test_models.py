@@ -4,10 +4,18 @@ from pathlib import Path
 import pytest
 
 from course_utils import models
-from course_utils.models import (BUNDLED_ID, BUNDLED_LLM_ID, ModelChoice, ModelUnavailableError, build_from_config,
-                                 load_model, load_tokenizer, resolve_model, verified_encoder_path)
+from course_utils.models import (BUNDLED_ID, BUNDLED_LLM_ID, ModelChoice, ModelUnavailableError, architecture_config,
+                                 model_path, resolve_model, verified_encoder_path)
 
-TINY_LLAMA = ModelChoice("causal_lm", "config", "tiny-llama")  # a random-weight Llama: fast checks of the mechanics
+
+def built(name: str, auto: str = "AutoModelForCausalLM", device: str = "cpu", seed: int = 0):
+    """An architecture from its config with random weights (``device="meta"``: shapes only)."""
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    with torch.device(device):
+        return getattr(transformers, auto).from_config(architecture_config(name))
 
 
 def test_bundled_weights_verify_and_load():
@@ -15,9 +23,12 @@ def test_bundled_weights_verify_and_load():
     assert models.sha256_of(path / "model.safetensors") == models.BUNDLED_SHA256
     choice = resolve_model("encoder", "tiny")
     assert (choice.source, choice.name) == ("bundled", BUNDLED_ID)
-    encoder = load_model(choice)
+    from transformers import AutoModel, AutoTokenizer
+
+    assert model_path(choice) == str(path)
+    encoder = AutoModel.from_pretrained(model_path(choice))
     assert encoder.num_parameters() == 22_713_216  # 22.7M, as the model card says
-    assert load_tokenizer(choice)("hello")["input_ids"][0] == 101  # [CLS]
+    assert AutoTokenizer.from_pretrained(model_path(choice))("hello")["input_ids"][0] == 101  # [CLS]
 
 
 @pytest.fixture
@@ -60,7 +71,20 @@ def test_offline_large_causal_lm_is_unavailable_not_a_stack_trace():
     choice = resolve_model("large_causal_lm", "gpu", online=False)
     assert not choice.available and "gpu profile" in choice.note
     with pytest.raises(ModelUnavailableError, match="cannot be loaded"):
-        load_model(choice)
+        model_path(choice)
+
+
+def test_model_path_says_how_to_build_an_architecture_without_weights():
+    with pytest.raises(ModelUnavailableError, match=r"from_config\(architecture_config\('tiny-llama'\)\)"):
+        model_path(ModelChoice("large_causal_lm", "config", "tiny-llama"))
+
+
+def test_model_path_names_a_hub_model_and_prints_its_fallback_note_once(capsys, monkeypatch):
+    monkeypatch.setattr(models, "_NOTES_SHOWN", set())
+    assert model_path(ModelChoice("encoder", "hub", "FacebookAI/roberta-base")) == "FacebookAI/roberta-base"
+    fallback = resolve_model("encoder", "gpu", online=False)
+    assert model_path(fallback) == model_path(fallback) == str(verified_encoder_path())
+    assert capsys.readouterr().out == fallback.note + "\n"
 
 
 def test_offline_causal_lm_falls_back_to_the_bundled_llm_with_a_note():
@@ -82,7 +106,9 @@ def test_bundled_llm_converts_once_and_answers_a_known_question(monkeypatch):
     monkeypatch.setattr(models, "sha256_of", lambda path: pytest.fail("a converted model is not converted again"))
     assert models.verified_llm_path() == folder and (folder / "model.safetensors").stat().st_mtime_ns == stamp
     choice = resolve_model("causal_lm", "tiny")
-    model, tokenizer = load_model(choice, task="causal_lm"), load_tokenizer(choice)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(model_path(choice)), AutoTokenizer.from_pretrained(model_path(choice))
     assert model.num_parameters() == 134_515_008  # SmolLM2-135M
     replies, seconds = models.generate_replies(model, tokenizer, [[{"role": "user", "content": "What is the capital of France?"}]],
                                                max_new_tokens=12)
@@ -94,15 +120,19 @@ def test_a_4bit_model_lets_go_of_its_full_precision_checkpoint():
     import gc
 
     import torch
+    from transformers import AutoModelForCausalLM
 
-    from course_utils.models import nf4_config
+    from course_utils.models import nf4_config, release_checkpoint
 
-    choice = resolve_model("causal_lm", "tiny")
-    checkpoint = str(models.verified_llm_path() / "model.safetensors")
-    full = load_model(choice, task="causal_lm").get_input_embeddings().weight.detach().clone()
+    path = model_path(resolve_model("causal_lm", "tiny"))
+    checkpoint = str(Path(path) / "model.safetensors")
+    full = AutoModelForCausalLM.from_pretrained(path).get_input_embeddings().weight.detach().clone()
     gc.collect()  # the full-precision model, which maps the file too, is gone
-    quantised = load_model(choice, task="causal_lm", quantization_config=nf4_config())
-    mapped = [line for line in Path("/proc/self/maps").read_text().splitlines() if line.endswith(checkpoint)]
+    quantised = AutoModelForCausalLM.from_pretrained(path, quantization_config=nf4_config())
+    maps = lambda: [line for line in Path("/proc/self/maps").read_text().splitlines() if line.endswith(checkpoint)]  # noqa: E731
+    assert maps(), "from_pretrained is expected to keep the checkpoint mapped: this test no longer tests release_checkpoint"
+    assert release_checkpoint(quantised) is quantised
+    mapped = maps()
     assert not mapped, "the 4-bit model still maps the full-precision file (its pages stay resident): " + mapped[0]
     assert torch.equal(quantised.get_input_embeddings().weight, full), "the embeddings (not quantised) are unchanged"
     assert quantised.model.layers[0].mlp.up_proj.weight.dtype == torch.uint8, "the linear layers are 4-bit"
@@ -124,8 +154,9 @@ def test_bundled_llm_missing_or_corrupted_says_how_to_reinstall(tmp_path, monkey
 
 
 def test_generate_replies_left_pads_a_batch_like_single_requests():
-    choice = TINY_LLAMA
-    model, tokenizer = load_model(choice, task="causal_lm"), load_tokenizer(choice)
+    from transformers import AutoTokenizer
+
+    model, tokenizer = built("tiny-llama"), AutoTokenizer.from_pretrained(verified_encoder_path())  # its vocabulary's
     tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
     conversations = [[{"role": "user", "content": "a short one"}], [{"role": "user", "content": "a much longer request than that"}]]
     batched, _ = models.generate_replies(model, tokenizer, conversations, max_new_tokens=5, batch_size=2)
@@ -137,49 +168,27 @@ def test_unknown_role_and_architecture_are_rejected():
     with pytest.raises(ValueError, match="encoder, causal_lm"):
         resolve_model("decoder", "tiny")
     with pytest.raises(ValueError, match="Llama-3.1-8B"):
-        build_from_config("gpt-5")
+        architecture_config("gpt-5")
 
 
 @pytest.mark.parametrize("name, billions", [("Llama-3.2-1B", 1.236), ("Llama-3.1-8B", 8.030),
                                             ("LLaMA-65B", 65.286), ("Llama-3.1-70B", 70.554)])
 def test_meta_builds_match_published_sizes(name, billions):
-    model = build_from_config(name, task="causal_lm", device="meta")
+    model = built(name, device="meta")
     assert model.num_parameters() / 1e9 == pytest.approx(billions, abs=0.001)
 
 
 def test_from_scratch_minilm_is_random_but_same_shape():
     import torch
+    from transformers import AutoModel
 
-    scratch = build_from_config("minilm", seed=0)
-    pretrained = load_model(resolve_model("encoder", "tiny"))
-    assert scratch.num_parameters() == pretrained.num_parameters()
+    scratch = built("minilm", "AutoModel")
+    pretrained = AutoModel.from_pretrained(verified_encoder_path())
+    assert type(scratch) is type(pretrained) and scratch.num_parameters() == pretrained.num_parameters()
     w_scratch = scratch.embeddings.word_embeddings.weight
     assert not torch.allclose(w_scratch, pretrained.embeddings.word_embeddings.weight)
-    assert torch.equal(w_scratch, build_from_config("minilm", seed=0).embeddings.word_embeddings.weight)
-
-
-def test_config_causal_lm_builds_offline():
-    choice = TINY_LLAMA
-    model = load_model(choice, task="causal_lm")
-    tokenizer = load_tokenizer(choice)
-    out = model(**tokenizer("a short test", return_tensors="pt"))
-    assert out.logits.shape[-1] == tokenizer.vocab_size
-
-
-def test_random_like_keeps_the_architecture_and_drops_the_weights():
-    import torch
-
-    from course_utils.models import random_like
-
-    choice = resolve_model("encoder", "tiny")
-    pretrained = load_model(choice)
-    scratch = random_like(choice, seed=0)
-    assert type(scratch) is type(pretrained) and scratch.num_parameters() == pretrained.num_parameters()
-    assert not torch.allclose(scratch.embeddings.word_embeddings.weight, pretrained.embeddings.word_embeddings.weight)
-    classifier = random_like(choice, task="classification", seed=0, num_labels=5)
-    assert classifier.classifier.out_features == 5
-    with pytest.raises(ModelUnavailableError):
-        random_like(resolve_model("large_causal_lm", "gpu", online=False))
+    assert torch.equal(w_scratch, built("minilm", "AutoModel").embeddings.word_embeddings.weight)
+    assert architecture_config("minilm", num_labels=5).num_labels == 5, "overrides reach the config"
 
 
 def test_encode_texts_default_pooling_matches_sentence_transformers():
@@ -189,8 +198,11 @@ def test_encode_texts_default_pooling_matches_sentence_transformers():
     from course_utils.models import encode_texts
 
     texts = ["The parcel never arrived.", "Please cancel my plan before it renews next month, thanks."]
-    choice = resolve_model("encoder", "tiny")
-    ours = torch.nn.functional.normalize(encode_texts(load_model(choice), load_tokenizer(choice), texts, batch_size=1), dim=-1)
+    from transformers import AutoModel, AutoTokenizer
+
+    path = verified_encoder_path()
+    ours = torch.nn.functional.normalize(encode_texts(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path),
+                                                      texts, batch_size=1), dim=-1)
     reference = SentenceTransformer(str(verified_encoder_path()), device="cpu").encode(texts, convert_to_tensor=True)
     assert torch.allclose(ours, reference.cpu(), atol=1e-5)
 
@@ -201,17 +213,7 @@ def test_architecture_shape_splits_block_linears_from_the_rest(name, linear_bill
 
     shape = architecture_shape(name)
     assert shape.linear_params / 1e9 == pytest.approx(linear_billions, abs=0.001)  # FACTS: 8B has 6.98B quantised
-    assert shape.total_params == build_from_config(name, task="causal_lm", device="meta").num_parameters()
+    assert shape.total_params == built(name, device="meta").num_parameters()
     assert set(shape.block_linears) == {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                                         "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}
     assert len(shape.block_linears["mlp.down_proj"]) == shape.num_layers
-
-
-def test_config_built_model_loads_in_4bit():
-    import torch
-    from transformers import BitsAndBytesConfig
-
-    config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float32)
-    model = load_model(TINY_LLAMA, task="causal_lm", quantization_config=config)
-    assert type(model.model.layers[0].self_attn.q_proj).__name__ == "Linear4bit"
-    assert model.get_memory_footprint() < build_from_config("tiny-llama", task="causal_lm").get_memory_footprint()

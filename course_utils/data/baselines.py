@@ -51,12 +51,14 @@ def frozen_probe_baseline(data) -> dict[str, float]:
 
 def fine_tuned_baseline(data) -> dict[str, float]:
     """Every weight of MiniLM plus a classification head, trained with the cpu profile's settings."""
-    from ..models import load_model, load_tokenizer, resolve_model
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from ..models import verified_encoder_path
     from ..training import train_classifier
 
-    choice = resolve_model("encoder", "cpu")
-    model = load_model(choice, "classification", num_labels=len(INTENTS))
-    record = train_classifier(model, load_tokenizer(choice), data, profile="cpu", name="full fine-tuning")
+    path = verified_encoder_path()
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(INTENTS))
+    record = train_classifier(model, AutoTokenizer.from_pretrained(path), data, profile="cpu", name="full fine-tuning")
     return record.accuracy
 
 
