@@ -10,12 +10,16 @@ code is not.
 from __future__ import annotations
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 HIDDEN_MARKER = "### BEGIN HIDDEN TESTS"
 
 
 class HideHiddenTestTracebacks(Preprocessor):
     """Replace tracebacks in graded cells that contain hidden tests by their last line."""
+
+    # nbconvert skips a preprocessor that is not enabled, and its base class is disabled by default.
+    enabled = Bool(True).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and HIDDEN_MARKER in cell.source:

@@ -26,6 +26,13 @@ FIRST, SECOND = "bytes_per_param_answer", "model_memory_answer"
 FULL = 6.0
 
 
+def _page_text(path: Path) -> str:
+    """What a feedback page shows as text: tags removed (the traceback's syntax colouring splits lines), entities decoded."""
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+
+
 def _nbgrader_cell(cell: dict) -> dict:
     return cell["metadata"].get("nbgrader", {})
 
@@ -130,8 +137,8 @@ def test_fake_class_from_lms_zip_to_csv(released: Path, capsys):
     hidden = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", solution.read_text().replace("\\n", "\n"), re.S)
     hidden_lines = [line.strip().strip('",') for line in hidden.group(1).splitlines() if len(line.strip()) > 15]
     for student in ("ada", "bob", "gus"):
-        html = (root / "feedback" / student / LESSON / f"{LESSON}.html").read_text()
-        leaked = [line for line in hidden_lines if line in html]
+        page = _page_text(root / "feedback" / student / LESSON / f"{LESSON}.html")
+        leaked = [line for line in hidden_lines if line in page]
         assert not leaked, f"{student}'s feedback shows hidden test code: {leaked[:2]}"
 
     assert command("export", "--to", str(root / "grades.csv")) == 0
@@ -142,6 +149,43 @@ def test_fake_class_from_lms_zip_to_csv(released: Path, capsys):
     graded = root / "autograded" / "ada" / LESSON / f"{LESSON}.ipynb"
     assert command("validate", str(graded)) == 0
     assert _guide_commands() <= ran, f"the guide's commands not exercised here: {_guide_commands() - ran}"
+
+
+def test_a_hidden_test_failure_costs_its_points_and_shows_its_message_not_its_code(released: Path):
+    """Visible tests all pass, a hidden one fails: autograding restores the hidden tests the student never saw, the
+    exercise scores 0 and the others full, and the feedback shows the hidden assert's message but not its code."""
+    import nbclient
+    import nbformat
+
+    from wrong_answers import catalogue
+
+    mistake = next(w for w in catalogue(LESSON)[SECOND] if not w.visible)  # "no check on a negative count"
+    notebook = _answered_nb(released)
+    answer = next(c for c in notebook["cells"] if _nbgrader_cell(c).get("grade_id") == SECOND)
+    notebook = _with_answer(notebook, SECOND, mistake.apply(answer["source"]))
+    student_run = nbformat.reads(json.dumps(notebook), as_version=4)
+    nbclient.NotebookClient(student_run, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(student_notebook(released, LESSON).parent)}}).execute()
+    # (execute raises if any cell fails: the student's own run passes every visible test)
+    _submit(released, "vic", notebook)
+    assert not instructor.autograde(released, LESSON).problems
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{released / 'gradebook.db'}") as gradebook:
+        grades = {g.name: g.score for g in gradebook.find_submission_notebook(LESSON, LESSON, "vic").grades}
+        possible = {g.name: g.max_score for g in gradebook.find_submission_notebook(LESSON, LESSON, "vic").grades}
+    failed = SECOND.replace("_answer", "_test")
+    assert grades[failed] == 0 and all(grades[n] == possible[n] for n in grades if n != failed), grades
+
+    assert instructor.main(["--root", str(released), "feedback", LESSON, "--student", "vic"]) == 0
+    page = _page_text(released / "feedback" / "vic" / LESSON / f"{LESSON}.html")
+    test_cell = next("".join(c["source"]) for c in json.loads(solution_notebook(released, LESSON).read_text())["cells"]
+                     if _nbgrader_cell(c).get("grade_id") == failed)
+    hidden = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", test_cell, re.S).group(1)
+    message = re.search(r'raise AssertionError\("([^"]+)"\)', hidden).group(1)
+    assert f"AssertionError: {message}" in page, "the feedback tells the student which hidden check failed"
+    leaked = [line.strip() for line in hidden.splitlines() if len(line.strip()) > 15 and line.strip() in page]
+    assert not leaked, f"the feedback shows hidden test code: {leaked}"
 
 
 NEEDS_BWRAP = pytest.mark.skipif(shutil.which("bwrap") is None and not os.environ.get("COURSE_REQUIRE_SANDBOX"),
