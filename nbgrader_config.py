@@ -1,6 +1,6 @@
 """nbgrader configuration: solutions/ (instructor source) -> course/ (student release).
 
-Use the wrappers in ``python -m course_utils.instructor`` (they pass --force, the course root and a
+Use the wrappers in ``python -m course_utils.tools.instructor`` (they pass --force, the course root and a
 PATH on which nbgrader finds ``alembic``); see the instructor guide, solutions/README.md.
 """
 
@@ -9,7 +9,7 @@ import os
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
-from course_utils.feedback import HideHiddenTestTracebacks
+from course_utils.tools.feedback import HideHiddenTestTracebacks
 
 c = get_config()  # noqa: F821 - injected by nbgrader
 
@@ -29,6 +29,6 @@ c.OverwriteCells.add_missing_cells = True
 # Feedback shows the student's notebook with scores; hidden test code stays hidden, tracebacks included.
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTestTracebacks, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
 
-# LMS downloads (`python -m course_utils.instructor collect LESSON`): notebooks named STUDENTID_LESSON.ipynb,
+# LMS downloads (`python -m course_utils.tools.instructor collect LESSON`): notebooks named STUDENTID_LESSON.ipynb,
 # e.g. ada_04_lora.ipynb, loose or inside zip files in downloaded/LESSON/archive/.
 c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/]+?)_(?P<file_id>\d\d_[A-Za-z0-9_]+\.ipynb)$"

@@ -1,12 +1,20 @@
 """Scaffolding for the Fine-Tuning & Transfer Learning course. It never holds an exercise's answer.
 
-data (the e-mails, the probe set, the triage task), models (registry, bundled encoder and instruct LLM,
-real architecture configs, generation), profiles, environment, lesson (start and results), training (RunRecord,
-the Trainer wrapper, precision from the hardware), memory (peak memory, sizes on disk), plots, widgets,
-cache (per-profile results, keyed by everything that produced them); runner, instructor, bootstrap, lock and drift are commands.
+What lessons import, one concern per module:
 
-Modules are imported where used (``from course_utils.models import model_path``) so that
-``python -m course_utils.bootstrap`` runs before anything heavy is installed.
+- ``data``: the e-mails, the probe set, the triage task
+- ``profiles``: sizes per machine (tiny, cpu, gpu); ``lesson``: a lesson's start and recorded results
+- ``models``: where weights come from (the bundled encoder and instruct LLM, hub models by role)
+- ``architectures``: real architectures without weights (configs, shapes for memory estimates)
+- ``recipes``: the shared experiment settings (learning rates, the standard LoRA, NF4 quantisation)
+- ``training``: ``train_classifier`` over ``Trainer``, ``RunRecord``, precision from the hardware
+- ``inference``: sentence embeddings, chat replies
+- ``memory``: peak and current memory, sizes on disk, giving memory back
+- ``stats``, ``plots``, ``widgets``, ``cache``; ``environment`` (this machine, versions against the lock)
+
+``course_utils.tools`` holds the instructors' and maintainers' commands; ``lock`` and ``layout`` (the lock and the
+repository's folders) serve both. Heavy libraries are imported inside functions, so that
+``python -m course_utils.tools.bootstrap`` runs before anything is installed.
 """
 
 import logging

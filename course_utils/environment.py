@@ -125,7 +125,7 @@ def check_versions() -> "pandas.DataFrame":  # noqa: F821
     except importlib.metadata.PackageNotFoundError as err:
         raise RuntimeError(
             f"The course package '{DISTRIBUTION}' is not installed in this kernel's environment: "
-            "run `python -m course_utils.bootstrap lab` from the repository (or the install cell on Colab)."
+            "run `python -m course_utils.tools.bootstrap lab` from the repository (or the install cell on Colab)."
         ) from err
     installed, locked = installed_versions(), locked_versions()
     own = own_torch_packages(installed, locked)
@@ -138,7 +138,7 @@ def check_versions() -> "pandas.DataFrame":  # noqa: F821
         if _same(name, installed, locked) or own_build:
             status = "ok"
         elif want is None:
-            status = "fix: not in the course's lock; reinstall the course (python3 -m course_utils.bootstrap install)"
+            status = "fix: not in the course's lock; reinstall the course (python3 -m course_utils.tools.bootstrap install)"
         else:
             status = f"fix: pip install '{name}=={want}'"
         rows.append({"package": name, "range": str(direct[name].specifier) if name in direct else "(dependency)",

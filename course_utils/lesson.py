@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 from pathlib import Path
 
+from .memory import peak_rss_mb
 from .profiles import Profile, resolve_profile
 
 RESULTS_DIR_ENV = "COURSE_RESULTS_DIR"  # set by the course runner; each lesson writes <lesson>.json there
@@ -35,12 +35,6 @@ def start_lesson(lesson: str, profile: Profile | str | None = None, seed: int = 
     return active
 
 
-def peak_process_memory_mb() -> float:
-    """Highest resident memory this process has reached so far, in MB (Linux/macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1e6 if os.uname().sysname == "Darwin" else peak / 1e3
-
-
 def record_results(lesson: str, **metrics) -> None:
     """Show a lesson's key numbers as a table; under the course runner, also save them for its summary.
 
@@ -50,7 +44,7 @@ def record_results(lesson: str, **metrics) -> None:
     import pandas as pd
     from IPython.display import display
 
-    record = {"lesson": lesson, **metrics, "peak_rss_mb": round(peak_process_memory_mb(), 1)}
+    record = {"lesson": lesson, **metrics, "peak_rss_mb": round(peak_rss_mb(), 1)}
     folder = os.environ.get(RESULTS_DIR_ENV)
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)

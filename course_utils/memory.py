@@ -1,17 +1,32 @@
-"""Measuring memory: peak GPU memory on CUDA, peak process RSS on CPU, and sizes on disk."""
+"""Memory: measured (peak GPU memory on CUDA, process RSS on CPU, sizes on disk) and given back."""
 
 from __future__ import annotations
 
+import gc
+import os
+import resource
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import torch
+
+Model = TypeVar("Model", bound="torch.nn.Module")
 
 
 def current_rss_mb() -> float:
-    """Resident memory of this process in MB (10^6 bytes)."""
+    """Resident memory of this process now, in MB (10^6 bytes)."""
     import psutil
 
     return psutil.Process().memory_info().rss / 1e6
+
+
+def peak_rss_mb() -> float:
+    """Highest resident memory this process has reached since it started, in MB (the kernel's own count, Linux/macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if os.uname().sysname == "Darwin" else peak / 1e3
 
 
 class PeakMemory:
@@ -78,13 +93,29 @@ def release_memory() -> None:
     """Return the memory of deleted objects (a model, a trainer) to the operating system, so the process's RSS
     drops: a garbage collection (models hold reference cycles), then glibc's ``malloc_trim`` where it exists."""
     import ctypes
-    import gc
 
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): the collection is all there is
         pass
+
+
+def release_checkpoint(model: Model) -> Model:
+    """Copy a quantised model's unquantised CPU tensors (embeddings, norms) out of the checkpoint file; returns the model.
+
+    ``from_pretrained(..., quantization_config=...)`` memory-maps the full-precision checkpoint; those tensors are
+    views of the mapping, so it stays open, and with it every page of the file that quantising read: for SmolLM2
+    about 440 MB of resident memory that the 4-bit model does not use. Once nothing points into the mapping, it is
+    closed.
+    """
+    import torch
+
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.device.type == "cpu" and tensor.dtype != torch.uint8:  # uint8: the packed 4-bit weights
+            tensor.data = tensor.data.clone()
+    gc.collect()
+    return model
 
 
 def size_on_disk_mb(path: str | Path) -> float:
@@ -96,7 +127,7 @@ def size_on_disk_mb(path: str | Path) -> float:
     return sum(p.stat().st_size for p in files) / 1e6
 
 
-def trainable_checkpoint_mb(model) -> float:
+def trainable_checkpoint_mb(model: torch.nn.Module) -> float:
     """Size on disk (MB) of what training changed: the trainable parameters, saved with safetensors."""
     import tempfile
 

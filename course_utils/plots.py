@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
 
@@ -19,7 +25,8 @@ def use_course_style() -> None:
     })
 
 
-def plot_loss_curves(curves: Mapping[str, Sequence[tuple[int, float]]], title: str = "Training loss", ax=None):
+def plot_loss_curves(curves: Mapping[str, Sequence[tuple[int, float]]], title: str = "Training loss",
+                     ax: Axes | None = None) -> Axes:
     """Loss against step for one or more runs, e.g. ``{"full FT": record.loss_curve}``."""
     import matplotlib.pyplot as plt
 
@@ -34,7 +41,7 @@ def plot_loss_curves(curves: Mapping[str, Sequence[tuple[int, float]]], title: s
 
 
 def plot_bars(values: Mapping[str, float], title: str, ylabel: str, limits: Mapping[str, float] | None = None,
-              log: bool = False, ax=None):
+              log: bool = False, ax: Axes | None = None) -> Axes:
     """A bar per entry, with optional horizontal reference lines (e.g. GPU memory budgets)."""
     import matplotlib.pyplot as plt
 
@@ -52,7 +59,7 @@ def plot_bars(values: Mapping[str, float], title: str, ylabel: str, limits: Mapp
 
 
 def plot_train_validation(loss_curves: Mapping[str, Sequence[tuple[int, float]]],
-                          validation_curves: Mapping[str, Sequence[tuple[float, float]]], title: str):
+                          validation_curves: Mapping[str, Sequence[tuple[float, float]]], title: str) -> Figure:
     """Training loss per step beside validation accuracy per epoch, one line per run: still learning, or over-fitting?"""
     import matplotlib.pyplot as plt
 
@@ -69,7 +76,7 @@ def plot_train_validation(loss_curves: Mapping[str, Sequence[tuple[int, float]]]
 
 
 def plot_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], title: str, xlabel: str, ylabel: str,
-               logx: bool = False, ax=None):
+               logx: bool = False, ax: Axes | None = None) -> Axes:
     """One line with markers per series over a shared x, e.g. accuracy against labelled examples."""
     import matplotlib.pyplot as plt
 
@@ -83,7 +90,8 @@ def plot_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], title:
     return ax
 
 
-def plot_embeddings_2d(points, labels: Sequence[int], names: Sequence[str], title: str, ax=None):
+def plot_embeddings_2d(points: np.ndarray, labels: Sequence[int], names: Sequence[str], title: str,
+                       ax: Axes | None = None) -> Axes:
     """A 2-D scatter of embeddings (e.g. a PCA projection), coloured by class."""
     import matplotlib.pyplot as plt
     import numpy as np

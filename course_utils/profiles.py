@@ -26,7 +26,7 @@ class Profile:
     max_seq_length: int         # tokens per e-mail after truncation
     batch_size: int
     train_epochs: float
-    learning_rate: float        # full fine-tuning (cpu: chosen on validation, python -m course_utils.benchmark learning-rates)
+    learning_rate: float        # full fine-tuning (cpu: chosen on validation, python -m course_utils.tools.benchmark learning-rates)
     pretrain_steps: int         # lesson 01: steps of from-scratch pre-training
     few_shot_k: tuple[int, ...]  # lesson 01/07: labelled examples per class to try
     few_shot_steps: int         # lessons 01/05/07: optimiser steps per causal-LM run; the fewest per few-shot run
@@ -39,10 +39,9 @@ class Profile:
     sft_activation_checkpointing: bool  # lesson 08: recompute activations in backward (less memory, more time)
     llm_new_tokens: int         # lesson 08: most tokens an LLM may generate per reply (a triage JSON is ~25)
     lora_ranks: tuple[int, ...]  # lesson 04: ranks in the accuracy-vs-rank sweep
-    # Model per role: "bundled" (the shipped MiniLM), a hub id, or "config:NAME" (built, random init).
+    # Model per role: "bundled" (the shipped MiniLM / SmolLM2) or a hub id (used when the profile allows it and the hub answers).
     encoder_model: str
     causal_lm_model: str
-    large_causal_lm_model: str
 
     @property
     def device(self) -> str:
@@ -59,7 +58,7 @@ TINY = Profile(
     learning_rate=1e-4, pretrain_steps=20, few_shot_k=(1, 4), few_shot_steps=4, few_shot_epochs=1, training_seeds=2, llm_eval_examples=1,
     sft_steps=1, sft_batch_size=1, sft_micro_batch_size=1,
     sft_activation_checkpointing=False, llm_new_tokens=8, lora_ranks=(1, 8),
-    encoder_model="bundled", causal_lm_model="bundled", large_causal_lm_model="config:tiny-llama",
+    encoder_model="bundled", causal_lm_model="bundled",
 )
 CPU = Profile(
     name="cpu", description="laptop or Binder: the bundled encoder, all of the course data",
@@ -69,7 +68,6 @@ CPU = Profile(
     sft_steps=16, sft_batch_size=2, sft_micro_batch_size=1,
     sft_activation_checkpointing=True, llm_new_tokens=32, lora_ranks=(1, 8, 64),
     encoder_model="bundled", causal_lm_model="bundled",
-    large_causal_lm_model="config:tiny-llama",
 )
 GPU = Profile(
     name="gpu", description="Colab T4 16 GB or RTX 3090/4090 24 GB: hub models, longer runs",
@@ -80,7 +78,6 @@ GPU = Profile(
     sft_activation_checkpointing=False, llm_new_tokens=32,
     lora_ranks=(1, 2, 4, 8, 16, 32, 64),
     encoder_model="FacebookAI/roberta-base", causal_lm_model="Qwen/Qwen2.5-0.5B-Instruct",
-    large_causal_lm_model="Qwen/Qwen2.5-7B-Instruct",
 )
 PROFILES: dict[str, Profile] = {p.name: p for p in (TINY, CPU, GPU)}
 

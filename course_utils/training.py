@@ -10,21 +10,16 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from datasets import Dataset, DatasetDict
+    from transformers import PreTrainedTokenizerBase, TrainerCallback
 
 from .memory import PeakMemory
 from .profiles import Profile, resolve_profile
-
-# Learning rates chosen on the validation split, never on test, by `python -m course_utils.benchmark learning-rates`
-# (cpu profile, the bundled MiniLM, one seed, 200 validation e-mails; the rule: the smallest rate within two
-# standard errors of the best). A head starting from scratch on a frozen backbone needs large steps: validation
-# accuracy 0.675 at 2e-3, 0.760 at 1e-2, 0.785 at 3e-2.
-HEAD_LEARNING_RATE = 1e-2
-# Adapters trained from zero (LoRA's B = 0) on a frozen encoder, LoRA r=8 on query and value for the profile's
-# epochs: validation accuracy 0.850 at 1e-3, 0.955 at 3e-3, 0.970 at 1e-2.
-ADAPTER_LEARNING_RATE = 3e-3
-# Share of the optimiser steps over which train_classifier's learning rate warms up from zero (then it decays linearly).
-WARMUP_RATIO = 0.1
-
+from .recipes import WARMUP_RATIO
 
 @dataclass
 class RunRecord:
@@ -78,7 +73,7 @@ def precision_flags() -> dict[str, bool]:
     return {"bf16": bf16, "fp16": cuda and not bf16}
 
 
-def parameter_counts(model) -> tuple[int, int]:
+def parameter_counts(model: torch.nn.Module) -> tuple[int, int]:
     """(trainable, total) parameters, as the libraries count them: peft's ``get_nb_trainable_parameters`` for a peft
     model, else transformers' ``num_parameters`` (both count a 4-bit weight as the parameters it packs)."""
     if hasattr(model, "get_nb_trainable_parameters"):
@@ -95,7 +90,8 @@ def few_shot_steps(examples: int, profile: Profile | str | None = None) -> int:
     return max(profile.few_shot_steps, math.ceil(profile.few_shot_epochs * examples / profile.batch_size))
 
 
-def tokenize_emails(data, tokenizer, max_length: int):
+def tokenize_emails(data: Dataset | DatasetDict, tokenizer: PreTrainedTokenizerBase,
+                    max_length: int) -> Dataset | DatasetDict:
     """Tokenize the ``text`` column of a Dataset/DatasetDict, keeping only model inputs and ``label``."""
     columns = data.column_names
     drop = [c for c in (columns if isinstance(columns, list) else next(iter(columns.values()))) if c != "label"]
@@ -103,7 +99,7 @@ def tokenize_emails(data, tokenizer, max_length: int):
                     batched=True, remove_columns=drop)
 
 
-def live_progress_callback():
+def live_progress_callback() -> TrainerCallback:
     """A ``TrainerCallback`` (for ``Trainer`` or trl's trainers): one progress bar with the latest loss; it keeps
     the loss curve (``.curve``) and the bytes of the gradients and the optimiser's state."""
     from tqdm.auto import tqdm
@@ -140,7 +136,7 @@ def live_progress_callback():
     return LiveProgress()
 
 
-def train_classifier(model, tokenizer, data, profile: Profile | str | None = None, name: str = "run",
+def train_classifier(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, data: DatasetDict, profile: Profile | str | None = None, name: str = "run",
                      eval_splits: tuple[str, ...] = ("test", "shifted_test"), validation_curve: bool = False,
                      **training_arguments) -> RunRecord:
     """Train a sequence classifier with transformers' ``Trainer`` on ``data["train"]``; score ``eval_splits``.
@@ -205,7 +201,7 @@ def train_classifier(model, tokenizer, data, profile: Profile | str | None = Non
     )
 
 
-def train_causal_lm(model, tokenizer, texts: list[str], steps: int, learning_rate: float = 2e-4,
+def train_causal_lm(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, texts: list[str], steps: int, learning_rate: float = 2e-4,
                     max_length: int = 512) -> list[float]:
     """``steps`` AdamW steps of next-token prediction, one text per step (cycling); returns the losses.
 

@@ -4,14 +4,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from .recipes import TRAINING_METHODS
+
+if TYPE_CHECKING:
+    import ipywidgets
+    import torch
+    from matplotlib.figure import Figure
+
+    from .architectures import ArchitectureShape
 
 # Memory of the GPUs the course plans for, in GB as their makers state it.
 GPU_BUDGETS_GB = {"T4": 16, "RTX 3090/4090": 24, "A100 40GB": 40, "A100 80GB": 80}
-# The training set-ups the memory planner compares, as named in lesson 05.
-TRAINING_METHODS = ("full_fp32", "full_mixed", "lora_bf16", "qlora_nf4")
 
 
-def figure_html(fig) -> str:
+def figure_html(fig: Figure) -> str:
     """A matplotlib figure as an inline <img> (widgets render into HTML values; see lora_rank_explorer)."""
     import base64
     import io
@@ -28,7 +36,7 @@ def lora_budget(groups: Mapping[str, Sequence[tuple[int, int]]], targets: Sequen
                 param_count: Callable[[int, int, int], int], total_params: int, bytes_per_param: float = 4.0) -> dict:
     """Trainable LoRA parameters, their share of the model and the adapter's size for a rank and targets.
 
-    ``groups`` maps a layer name to its ``(in, out)`` shapes (``models.linear_layer_groups``);
+    ``groups`` maps a layer name to its ``(in, out)`` shapes (``architectures.linear_layer_groups``);
     ``param_count(d_in, d_out, r)`` counts one layer's LoRA parameters.
     """
     unknown = [t for t in targets if t not in groups]
@@ -42,7 +50,7 @@ def lora_budget(groups: Mapping[str, Sequence[tuple[int, int]]], targets: Sequen
 
 def lora_rank_explorer(groups: Mapping[str, Sequence[tuple[int, int]]], param_count: Callable[[int, int, int], int],
                        total_params: int, sweep: Mapping[int, float] | None = None,
-                       default_targets: Sequence[str] = ("attention.self.query", "attention.self.value")):
+                       default_targets: Sequence[str] = ("attention.self.query", "attention.self.value")) -> ipywidgets.VBox:
     """A rank slider (1-64) and target-layer checkboxes showing LoRA's budget, next to accuracy vs rank.
 
     ``sweep`` maps rank -> measured accuracy (computed once, cached); the widget only reads it.
@@ -86,8 +94,8 @@ def lora_rank_explorer(groups: Mapping[str, Sequence[tuple[int, int]]], param_co
     return panel
 
 
-def quantisation_explorer(weights, round_trip: Callable[..., "torch.Tensor"], bits_choices: Sequence[int] = (2, 3, 4, 8),  # noqa: F821
-                          schemes: Sequence[str] = ("int", "nf"), block_size: int = 64):
+def quantisation_explorer(weights: torch.Tensor, round_trip: Callable[..., torch.Tensor], bits_choices: Sequence[int] = (2, 3, 4, 8),
+                          schemes: Sequence[str] = ("int", "nf"), block_size: int = 64) -> ipywidgets.VBox:
     """Bit-width and scheme buttons showing the reconstruction error of ``weights`` and their memory.
 
     ``round_trip(weights, bits, scheme)`` quantises and dequantises (the student's functions); memory
@@ -130,8 +138,8 @@ def quantisation_explorer(weights, round_trip: Callable[..., "torch.Tensor"], bi
     return panel
 
 
-def memory_planner(estimate: Callable[..., Mapping[str, float]], shapes: Mapping[str, "ArchitectureShape"],  # noqa: F821
-                   default: str | None = None):
+def memory_planner(estimate: Callable[..., Mapping[str, float]], shapes: Mapping[str, ArchitectureShape],
+                   default: str | None = None) -> ipywidgets.VBox:
     """Model, method, rank, sequence, batch, checkpointing and double quantisation -> stacked memory bars
     for every method next to the GPU budgets, and a "fits / does not fit" verdict for the chosen one.
 

@@ -1,10 +1,12 @@
-"""Shared fixtures: the repository root, the lessons, and a scratch copy of the course for nbgrader."""
+"""Shared fixtures: the repository root, the lessons, and scratch copies of the course for nbgrader (each lesson
+released once per test module)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,15 +22,39 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["COURSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="course-cache-")
 
 
-@pytest.fixture
-def course_copy(tmp_path: Path) -> Path:
-    """A scratch course root (config, solutions/, course/) so nbgrader never touches the checkout."""
-    root = tmp_path / "course_root"
-    root.mkdir()
+def scratch_course(root: Path) -> Path:
+    """A course root (config, solutions/, course/) copied from the checkout, so nbgrader never touches the checkout."""
+    root.mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", root)
     for folder in (SOURCE_DIR, RELEASE_DIR):
         shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     return root
+
+
+@pytest.fixture(scope="module")
+def release_once(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``release_once(lesson)``: the test module's scratch course root, in which ``lesson`` has been generated afresh
+    from solutions/ (``course/LESSON`` removed, then ``nbgrader generate_assignment``) once, however many tests ask."""
+    from course_utils.tools import instructor
+
+    root = scratch_course(tmp_path_factory.mktemp("released") / "course_root")
+    released: set[str] = set()
+
+    def release(lesson: str) -> Path:
+        if lesson not in released:
+            shutil.rmtree(root / RELEASE_DIR / lesson)
+            instructor.release(root, [lesson])
+            released.add(lesson)
+        return root
+
+    return release
+
+
+@pytest.fixture
+def released_copy(release_once: Callable[[str], Path], tmp_path: Path) -> Callable[[str], Path]:
+    """``released_copy(lesson)``: a private copy of that released course root, gradebook included: a test that
+    grades starts from an empty class without releasing again."""
+    return lambda lesson: shutil.copytree(release_once(lesson), tmp_path / "course_root", symlinks=True)
 
 
 def pretend_installed(monkeypatch: pytest.MonkeyPatch, name: str, version: str) -> None:

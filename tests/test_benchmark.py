@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import ROOT
-from course_utils import benchmark
 from course_utils.layout import solution_notebook
+from course_utils.tools import benchmark
 
 
 def _lesson_08_source() -> str:
@@ -55,7 +55,7 @@ def test_the_learning_rate_rule_takes_the_smallest_rate_within_two_standard_erro
 
 def test_the_courses_learning_rates_are_among_those_the_benchmark_tries():
     from course_utils.profiles import CPU
-    from course_utils.training import ADAPTER_LEARNING_RATE, HEAD_LEARNING_RATE
+    from course_utils.recipes import ADAPTER_LEARNING_RATE, HEAD_LEARNING_RATE
 
     rates = {name.split(" (")[0]: tried for name, (_, tried, _, _) in benchmark.LEARNING_RATE_RECIPES.items()}
     assert HEAD_LEARNING_RATE in rates["head on a frozen encoder"]

@@ -123,8 +123,9 @@ def test_quantisation_explorer_calls_the_round_trip_per_setting():
 
 
 def test_memory_planner_shows_every_method_and_a_verdict():
-    from course_utils.models import ArchitectureShape
-    from course_utils.widgets import TRAINING_METHODS, memory_planner
+    from course_utils.architectures import ArchitectureShape
+    from course_utils.recipes import TRAINING_METHODS
+    from course_utils.widgets import memory_planner
 
     shape = ArchitectureShape("toy", 4, 2, 10, {"self_attn.q_proj": [(4, 4)], "mlp.up_proj": [(4, 8)]}, 100)
     seen = []

@@ -5,22 +5,26 @@ Lesson 00_setup is the class's assignment (it grades in seconds): three exercise
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import re
 import shutil
 import socket
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
-from course_utils import instructor
 from course_utils.layout import solution_notebook, student_notebook
+from course_utils.tools import instructor
 from test_lessons import _answered
 
+pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("grading")]  # one worker: lesson 00 released once
 LESSON = "00_setup"
 FIRST, SECOND = "bytes_per_param_answer", "model_memory_answer"
 FULL = 6.0
@@ -69,27 +73,19 @@ def _outputs(root: Path, student: str) -> str:
 
 
 @pytest.fixture
-def released(course_copy: Path) -> Path:
-    instructor.release(course_copy, [LESSON])
-    return course_copy
+def released(released_copy) -> Path:
+    """A private course root in which lesson 00 is released and no one has submitted yet."""
+    return released_copy(LESSON)
 
 
 def _guide_commands() -> set[str]:
     """The instructor subcommands the guide tells instructors to run."""
     guide = (ROOT / "solutions" / "README.md").read_text()
-    return set(re.findall(r"python -m course_utils\.instructor (\w+)", guide))
+    return set(re.findall(r"python -m course_utils\.tools\.instructor (\w+)", guide))
 
 
-def test_fake_class_from_lms_zip_to_csv(released: Path, capsys):
-    """The guide's commands, end to end on a class of eight: LMS zip -> collect -> autograde -> feedback -> CSV."""
-    root = released
-    ran = {"release"}  # the fixture released the lesson
-
-    def command(*args: str) -> int:
-        ran.add(args[0])
-        return instructor.main(["--root", str(root), *args])
-
-    solution = solution_notebook(root, LESSON)
+def _class_files(root: Path) -> dict[str, str]:
+    """A class of seven notebooks in an LMS export, each a way of handing in lesson 00."""
     edited_tests = json.loads(student_notebook(root, LESSON).read_text())  # tests neutered, points raised
     for cell in edited_tests["cells"]:
         if _nbgrader_cell(cell).get("grade"):
@@ -98,7 +94,7 @@ def test_fake_class_from_lms_zip_to_csv(released: Path, capsys):
     deleted_tests["cells"] = [c for c in deleted_tests["cells"] if not _nbgrader_cell(c).get("grade")]
     answered_no_tests = _answered_nb(root)
     answered_no_tests["cells"] = [c for c in answered_no_tests["cells"] if not _nbgrader_cell(c).get("grade")]
-    class_files = {
+    return {
         "ada": json.dumps(_answered_nb(root)),                          # everything right
         "bob": student_notebook(root, LESSON).read_text(),              # handed in untouched
         "cyd": json.dumps(edited_tests),                                # edited locked tests and points
@@ -107,48 +103,98 @@ def test_fake_class_from_lms_zip_to_csv(released: Path, capsys):
         "fay": '{"cells": [ this is not json',                          # broken file
         "gus": json.dumps(_answered_nb(root, wrong=SECOND)),            # one exercise wrong: partial credit
     }
+
+
+@dataclass
+class GradedClass:
+    """The guide's commands run once on a class of eight (LMS zip -> collect -> autograde -> feedback -> CSV): what
+    each printed and returned, for the small tests below to check one step each."""
+
+    root: Path
+    students: list[str]
+    ran: set[str] = field(default_factory=set)
+    exit_codes: dict[str, int] = field(default_factory=dict)
+    printed: dict[str, str] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def command(self, *args: str) -> int:
+        """``python -m course_utils.tools.instructor ARGS`` on this class: its exit code, and what it printed, kept."""
+        self.ran.add(args[0])
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            code = instructor.main(["--root", str(self.root), *args])
+        self.exit_codes[args[0]], self.printed[args[0]] = code, out.getvalue()
+        return code
+
+
+@pytest.fixture(scope="module")
+def graded_class(release_once, tmp_path_factory) -> GradedClass:
+    root = shutil.copytree(release_once(LESSON), tmp_path_factory.mktemp("class") / "course_root")
+    files = _class_files(root)
     archive = root / "downloaded" / LESSON / "archive"
     archive.mkdir(parents=True)
     with zipfile.ZipFile(archive / "lms_export.zip", "w") as bundle:
-        for student, text in class_files.items():
+        for student, text in files.items():
             bundle.writestr(f"submissions/{student}_{LESSON}.ipynb", text)
-
-    assert command("collect", LESSON) == 0
-    assert capsys.readouterr().out.strip() == "collected: " + ", ".join(sorted(class_files))
+    graded = GradedClass(root, sorted(files), ran={"release"})  # release_once released the lesson
+    graded.command("collect", LESSON)
     (root / "submitted" / "hal" / LESSON).mkdir(parents=True)  # a folder with no notebook in it
     (root / "submitted" / "hal" / LESSON / "notes.txt").write_text("forgot the notebook")
+    graded.command("autograde", LESSON)
+    graded.scores = _scores(root)
+    graded.command("feedback", LESSON)
+    graded.command("export", "--to", str(root / "grades.csv"))
+    return graded
 
-    assert command("autograde", LESSON) == 1, "problems with some submissions: exit code 1"
-    printed = capsys.readouterr().out
+
+def test_collect_takes_every_notebook_out_of_the_lms_zip(graded_class):
+    assert graded_class.exit_codes["collect"] == 0
+    assert graded_class.printed["collect"].strip() == "collected: " + ", ".join(graded_class.students)
+
+
+def test_autograde_grades_the_usable_and_says_what_to_do_about_the_rest(graded_class):
+    printed = graded_class.printed["autograde"]
+    assert graded_class.exit_codes["autograde"] == 1, "problems with some submissions: exit code 1"
     assert printed.startswith("graded 6 of 8 submissions"), printed
     fay, hal = (next(l for l in printed.splitlines() if l.strip().startswith(s)) for s in ("fay:", "hal:"))
     assert "not a valid notebook" in fay and "resubmit" in fay, fay
     assert "no 00_setup.ipynb" in hal and "notes.txt" in hal, hal
-    scores = _scores(root)
-    assert scores == {"ada": FULL, "bob": 0, "cyd": 0, "dee": 0, "eli": FULL, "gus": FULL - 2}, scores
 
-    first = _scores(root)
-    assert command("autograde", LESSON, "--student", "gus", "--timeout", "60") == 0
-    assert _scores(root) == first, "re-grading one student changes nobody's grade"
-    command("autograde", LESSON)
-    assert _scores(root) == first, "re-grading the class gives the same scores"
 
-    assert command("feedback", LESSON) == 0
-    hidden = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", solution.read_text().replace("\\n", "\n"), re.S)
+def test_scores_restore_edited_and_deleted_tests_and_give_partial_credit(graded_class):
+    assert graded_class.scores == {"ada": FULL, "bob": 0, "cyd": 0, "dee": 0, "eli": FULL, "gus": FULL - 2}, graded_class.scores
+
+
+def test_regrading_one_student_or_the_class_changes_no_grade(graded_class):
+    root = graded_class.root
+    assert instructor.main(["--root", str(root), "autograde", LESSON, "--student", "gus", "--timeout", "60"]) == 0
+    assert _scores(root) == graded_class.scores, "re-grading one student changes nobody's grade"
+    instructor.main(["--root", str(root), "autograde", LESSON])
+    assert _scores(root) == graded_class.scores, "re-grading the class gives the same scores"
+    graded_class.ran.add("autograde")
+
+
+def test_feedback_shows_no_hidden_test_code(graded_class):
+    assert graded_class.exit_codes["feedback"] == 0
+    solution = solution_notebook(graded_class.root, LESSON).read_text().replace("\\n", "\n")
+    hidden = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", solution, re.S)
     hidden_lines = [line.strip().strip('",') for line in hidden.group(1).splitlines() if len(line.strip()) > 15]
     for student in ("ada", "bob", "gus"):
-        page = _page_text(root / "feedback" / student / LESSON / f"{LESSON}.html")
+        page = _page_text(graded_class.root / "feedback" / student / LESSON / f"{LESSON}.html")
         leaked = [line for line in hidden_lines if line in page]
         assert not leaked, f"{student}'s feedback shows hidden test code: {leaked[:2]}"
 
-    assert command("export", "--to", str(root / "grades.csv")) == 0
-    rows = list(csv.DictReader((root / "grades.csv").open()))
-    exported = {r["student_id"]: float(r["raw_score"]) for r in rows if r["assignment"] == LESSON}
-    assert exported == scores and all(float(r["max_score"]) == FULL for r in rows)
 
-    graded = root / "autograded" / "ada" / LESSON / f"{LESSON}.ipynb"
-    assert command("validate", str(graded)) == 0
-    assert _guide_commands() <= ran, f"the guide's commands not exercised here: {_guide_commands() - ran}"
+def test_exported_grades_are_the_gradebooks(graded_class):
+    assert graded_class.exit_codes["export"] == 0
+    rows = list(csv.DictReader((graded_class.root / "grades.csv").open()))
+    exported = {r["student_id"]: float(r["raw_score"]) for r in rows if r["assignment"] == LESSON}
+    assert exported == graded_class.scores and all(float(r["max_score"]) == FULL for r in rows)
+
+
+def test_every_command_of_the_guide_is_exercised(graded_class):
+    graded = graded_class.root / "autograded" / "ada" / LESSON / f"{LESSON}.ipynb"
+    assert graded_class.command("validate", str(graded)) == 0
+    assert _guide_commands() <= graded_class.ran, f"the guide's commands not exercised here: {_guide_commands() - graded_class.ran}"
 
 
 def test_a_hidden_test_failure_costs_its_points_and_shows_its_message_not_its_code(released: Path):
@@ -204,10 +250,10 @@ def test_an_endless_answer_costs_only_its_exercise(released: Path, sandbox: bool
     assert _scores(released) == {"eve": FULL - 2}, "the timed-out exercise scores 0, the others still count"
 
 
-def test_partial_credit_within_an_exercise_with_several_test_cells(course_copy: Path):
+def test_partial_credit_within_an_exercise_with_several_test_cells(released_copy):
     """Lesson 04's LoRALinear has two test cells (layer 4 points, merge/unmerge 2): a broken merge keeps 4."""
     lesson = "04_lora"
-    instructor.release(course_copy, [lesson])
+    course_copy = released_copy(lesson)
     notebook = _answered(student_notebook(course_copy, lesson), solution_notebook(course_copy, lesson))
     for cell in notebook["cells"]:
         if _nbgrader_cell(cell).get("grade_id") == "lora_linear_answer":
@@ -266,7 +312,8 @@ def test_sandbox_blocks_a_malicious_submission(released: Path):
 
 @NEEDS_BWRAP
 def test_sandbox_shows_the_converted_llm_read_only_where_the_kernel_looks(tmp_path, monkeypatch):
-    from course_utils import models, sandbox
+    from course_utils import models
+    from course_utils.tools import sandbox
 
     converted = tmp_path / "instructor-cache" / "models" / "SmolLM2-converted"
     converted.mkdir(parents=True)

@@ -1,9 +1,9 @@
 import pytest
 
 from conftest import ROOT
-from course_utils import instructor
 from course_utils.layout import check_lessons, find_root, lesson_ids, solution_notebook, student_notebook
-from course_utils.runner import summary_markdown
+from course_utils.tools import instructor
+from course_utils.tools.runner import summary_markdown
 
 
 def test_find_root_from_inside_and_a_clear_error_outside(tmp_path):
@@ -46,26 +46,3 @@ def test_summary_table_lists_every_lesson():
              "metrics": {"encoder_params": 22713216}}]
     text = summary_markdown(rows, "tiny", "solutions")
     assert "| 00_setup | ok | 12.0 | 800.0 | encoder_params=22713216 |" in text
-
-
-@pytest.mark.notebook
-def test_release_autograde_feedback_export_round_trip(course_copy):
-    """The instructor guide's loop on one lesson: release, a submission, autograde, feedback, CSV."""
-    import csv
-    import json
-
-    from test_lessons import _answered, _points
-
-    lesson = "00_setup"
-    instructor.release(course_copy, [lesson])
-    submission = course_copy / "submitted" / "ada" / lesson / f"{lesson}.ipynb"
-    submission.parent.mkdir(parents=True)
-    submission.write_text(json.dumps(_answered(student_notebook(course_copy, lesson), solution_notebook(course_copy, lesson))))
-    report = instructor.autograde(course_copy, lesson)
-    assert not report.problems, report.summary()
-    instructor.feedback(course_copy, lesson)
-    html = (course_copy / "feedback" / "ada" / lesson / f"{lesson}.html").read_text()
-    assert "BEGIN HIDDEN TESTS" not in html and "fp8-of-my-dreams" not in html, "feedback must not show hidden tests"
-    rows = list(csv.DictReader(instructor.export(course_copy, course_copy / "grades.csv").open()))
-    ada = [r for r in rows if r["student_id"] == "ada" and r["assignment"] == lesson]
-    assert ada and float(ada[0]["raw_score"]) == sum(_points(solution_notebook(course_copy, lesson)))

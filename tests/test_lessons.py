@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -20,10 +19,13 @@ import pytest
 
 from conftest import LESSONS, ROOT
 from wrong_answers import catalogue, run_probed
-from course_utils import instructor
 from course_utils.layout import solution_notebook, student_notebook
+from course_utils.tools import instructor
 
 pytestmark = pytest.mark.notebook
+# A lesson's run, release and grading share one test worker (bootstrap's --dist loadgroup): it is released once
+# there, and its cached results computed once.
+BY_LESSON = [pytest.param(lesson, marks=pytest.mark.xdist_group(lesson), id=lesson) for lesson in LESSONS]
 # A marked block, whole lines: (indentation, kind, body).
 BLOCK = re.compile(r"^([ \t]*)### BEGIN (SOLUTION|HIDDEN TESTS)[^\n]*\n(.*?)^[ \t]*### END \2[^\n]*\n?", re.S | re.M)
 
@@ -40,7 +42,7 @@ def _source(cell: dict) -> str:
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
-@pytest.mark.parametrize("lesson", LESSONS)
+@pytest.mark.parametrize("lesson", BY_LESSON)
 def test_solution_runs_under_tiny_and_its_tests_catch_wrong_answers(lesson, tmp_path):
     """One run of the solution, with each exercise's wrong answers (tests/wrong_answers/) probed in its kernel."""
     row, rows = run_probed(ROOT, lesson, tmp_path)
@@ -73,14 +75,12 @@ def test_solution_notebook_is_clean(lesson):
     assert all("### BEGIN HIDDEN TESTS" in c.source for c in graded), "every test cell has hidden tests"
 
 
-@pytest.mark.parametrize("lesson", LESSONS)
-def test_course_is_a_fresh_generation_of_solutions(lesson, course_copy):
-    committed = student_notebook(course_copy, lesson).read_text()
-    shutil.rmtree(course_copy / "course" / lesson)
-    instructor.release(course_copy, [lesson])
-    fresh = student_notebook(course_copy, lesson).read_text()
+@pytest.mark.parametrize("lesson", BY_LESSON)
+def test_course_is_a_fresh_generation_of_solutions(lesson, release_once):
+    committed = student_notebook(ROOT, lesson).read_text()
+    fresh = student_notebook(release_once(lesson), lesson).read_text()
     assert json.loads(fresh) == json.loads(committed), \
-        f"course/{lesson} differs from solutions/{lesson}: run `python -m course_utils.instructor release {lesson}`"
+        f"course/{lesson} differs from solutions/{lesson}: run `python -m course_utils.tools.instructor release {lesson}`"
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -123,11 +123,11 @@ def _last_exercise(solution: Path) -> tuple[str, float]:
     return cells[last]["grade_id"], sum(m.get("points", 0) for m in cells[last:] if m.get("grade"))
 
 
-@pytest.mark.parametrize("lesson", LESSONS)
-def test_autograde_full_marks_zero_and_partial(lesson, course_copy):
+@pytest.mark.parametrize("lesson", BY_LESSON)
+def test_autograde_full_marks_zero_and_partial(lesson, released_copy):
     from nbgrader.api import Gradebook
 
-    instructor.release(course_copy, [lesson])
+    course_copy = released_copy(lesson)
     solution, student = solution_notebook(course_copy, lesson), student_notebook(course_copy, lesson)
     submissions = {  # "answered": the student notebook with the solution's answers typed in
         "untouched": student.read_text(),

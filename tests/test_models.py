@@ -4,8 +4,10 @@ from pathlib import Path
 import pytest
 
 from course_utils import models
-from course_utils.models import (BUNDLED_ID, BUNDLED_LLM_ID, ModelChoice, ModelUnavailableError, architecture_config,
-                                 model_path, resolve_model, verified_encoder_path)
+from course_utils.architectures import architecture_config
+from course_utils.inference import generate_replies
+from course_utils.models import (BUNDLED_ID, BUNDLED_LLM_ID, ModelChoice, ModelUnavailableError, model_path, resolve_model,
+                                 verified_encoder_path)
 
 
 def built(name: str, auto: str = "AutoModelForCausalLM", device: str = "cpu", seed: int = 0):
@@ -67,16 +69,9 @@ def test_online_gpu_profile_uses_the_hub_model():
     assert resolve_model("encoder", "cpu", online=True).source == "bundled"  # cpu keeps the small encoder
 
 
-def test_offline_large_causal_lm_is_unavailable_not_a_stack_trace():
-    choice = resolve_model("large_causal_lm", "gpu", online=False)
-    assert not choice.available and "gpu profile" in choice.note
-    with pytest.raises(ModelUnavailableError, match="cannot be loaded"):
-        model_path(choice)
-
-
-def test_model_path_says_how_to_build_an_architecture_without_weights():
-    with pytest.raises(ModelUnavailableError, match=r"from_config\(architecture_config\('tiny-llama'\)\)"):
-        model_path(ModelChoice("large_causal_lm", "config", "tiny-llama"))
+def test_an_unknown_role_names_the_real_ones():
+    with pytest.raises(ValueError, match="encoder, causal_lm"):
+        resolve_model("large_causal_lm", "gpu")
 
 
 def test_model_path_names_a_hub_model_and_prints_its_fallback_note_once(capsys, monkeypatch):
@@ -110,7 +105,7 @@ def test_bundled_llm_converts_once_and_answers_a_known_question(monkeypatch):
 
     model, tokenizer = AutoModelForCausalLM.from_pretrained(model_path(choice)), AutoTokenizer.from_pretrained(model_path(choice))
     assert model.num_parameters() == 134_515_008  # SmolLM2-135M
-    replies, seconds = models.generate_replies(model, tokenizer, [[{"role": "user", "content": "What is the capital of France?"}]],
+    replies, seconds = generate_replies(model, tokenizer, [[{"role": "user", "content": "What is the capital of France?"}]],
                                                max_new_tokens=12)
     assert "Paris" in replies[0] and len(seconds) == 1, replies
 
@@ -122,7 +117,8 @@ def test_a_4bit_model_lets_go_of_its_full_precision_checkpoint():
     import torch
     from transformers import AutoModelForCausalLM
 
-    from course_utils.models import nf4_config, release_checkpoint
+    from course_utils.memory import release_checkpoint
+    from course_utils.recipes import nf4_config
 
     path = model_path(resolve_model("causal_lm", "tiny"))
     checkpoint = str(Path(path) / "model.safetensors")
@@ -159,8 +155,8 @@ def test_generate_replies_left_pads_a_batch_like_single_requests():
     model, tokenizer = built("tiny-llama"), AutoTokenizer.from_pretrained(verified_encoder_path())  # its vocabulary's
     tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
     conversations = [[{"role": "user", "content": "a short one"}], [{"role": "user", "content": "a much longer request than that"}]]
-    batched, _ = models.generate_replies(model, tokenizer, conversations, max_new_tokens=5, batch_size=2)
-    single = [models.generate_replies(model, tokenizer, [c], max_new_tokens=5, batch_size=1)[0][0] for c in conversations]
+    batched, _ = generate_replies(model, tokenizer, conversations, max_new_tokens=5, batch_size=2)
+    single = [generate_replies(model, tokenizer, [c], max_new_tokens=5, batch_size=1)[0][0] for c in conversations]
     assert batched == single
 
 
@@ -195,7 +191,7 @@ def test_encode_texts_default_pooling_matches_sentence_transformers():
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from course_utils.models import encode_texts
+    from course_utils.inference import encode_texts
 
     texts = ["The parcel never arrived.", "Please cancel my plan before it renews next month, thanks."]
     from transformers import AutoModel, AutoTokenizer
@@ -209,7 +205,7 @@ def test_encode_texts_default_pooling_matches_sentence_transformers():
 
 @pytest.mark.parametrize("name, linear_billions", [("LLaMA-7B", 6.476), ("Llama-3.1-8B", 6.979), ("LLaMA-65B", 64.760)])
 def test_architecture_shape_splits_block_linears_from_the_rest(name, linear_billions):
-    from course_utils.models import architecture_shape
+    from course_utils.architectures import architecture_shape
 
     shape = architecture_shape(name)
     assert shape.linear_params / 1e9 == pytest.approx(linear_billions, abs=0.001)  # FACTS: 8B has 6.98B quantised

@@ -12,7 +12,6 @@ import builtins
 import json
 import keyword
 import re
-from pathlib import Path
 
 import pytest
 

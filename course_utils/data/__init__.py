@@ -1,8 +1,7 @@
 """The course's data: customer-support e-mails (the running example) and a general-domain probe set.
 
 ``load_emails()`` returns a ``datasets.DatasetDict`` with ``train``, ``validation``, ``test`` and
-``shifted_test`` read from the JSONL files shipped in ``emails/`` (see ``DATA_CARD.md``). Online,
-``load_emails(source="banking77")`` loads a real public data set through the same API.
+``shifted_test`` read from the JSONL files shipped in ``emails/`` (see ``DATA_CARD.md``).
 ``load_paraphrase_probe()`` returns sentence pairs for measuring forgetting (lesson 03).
 """
 
@@ -10,6 +9,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import datasets
 
 from ..profiles import Profile, resolve_profile
 from .schema import INTENTS, SPLIT_SIZES, TONES, URGENCIES
@@ -21,7 +24,6 @@ SPLITS = tuple(SPLIT_SIZES)
 LABEL2ID = {label: i for i, label in enumerate(INTENTS)}
 ID2LABEL = dict(enumerate(INTENTS))
 EMAIL_FIELDS = ("id", "text", "intent", "urgency", "tone", "style", "secondary_intent")
-HUB_SOURCES = {"banking77": "PolyAI/banking77"}
 
 __all__ = ["INTENTS", "URGENCIES", "TONES", "SPLITS", "LABEL2ID", "ID2LABEL", "load_emails",
            "few_shot_subset", "load_paraphrase_probe", "intent_prompt", "TRIAGE_FIELDS", "TRIAGE_LABELS",
@@ -36,17 +38,15 @@ TRIAGE_INSTRUCTION = (
 )
 
 
-def load_emails(profile: Profile | str | None = None, source: str = "shipped", data_dir: Path | str | None = None):
+def load_emails(profile: Profile | str | None = None, data_dir: Path | str | None = None) -> datasets.DatasetDict:
     """The e-mail splits as a ``DatasetDict``, with an integer ``label`` column for ``intent``.
 
     ``profile`` caps the sizes (``train_examples`` for train, ``eval_examples`` for the others), taking
-    a class-balanced, deterministic subset. ``source="banking77"`` loads that hub data set instead
-    (online only; it has train/test splits and its own 77 labels).
+    a class-balanced, deterministic subset. ``data_dir`` reads the same four JSONL files from another folder
+    (e.g. e-mails written by ``course_utils.data.generate_emails.write(folder, seed)``).
     """
     import datasets
 
-    if source != "shipped":
-        return _load_hub(source)
     folder = Path(data_dir) if data_dir else EMAILS_DIR
     missing = [s for s in SPLITS if not (folder / f"{s}.jsonl").is_file()]
     if missing:
@@ -87,7 +87,7 @@ def triage_answer(row: dict) -> str:
     return json.dumps({field: row[field] for field in TRIAGE_FIELDS})
 
 
-def few_shot_subset(ds, k: int, seed: int = 0):
+def few_shot_subset(ds: datasets.Dataset, k: int, seed: int = 0) -> datasets.Dataset:
     """``k`` random examples of every class (or all of a class that has fewer), shuffled, reproducible."""
     import random
 
@@ -107,7 +107,7 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def _balanced_subset(ds, n: int):
+def _balanced_subset(ds: datasets.Dataset, n: int) -> datasets.Dataset:
     """The first ``n`` rows taken round-robin over classes, so small subsets keep every intent."""
     if n >= len(ds):
         return ds
@@ -118,22 +118,7 @@ def _balanced_subset(ds, n: int):
     return ds.select(sorted(order[:n]))
 
 
-def _load_hub(source: str):
-    from ..environment import is_online
-
-    if source not in HUB_SOURCES:
-        raise ValueError(f"Unknown data source {source!r}: use 'shipped' or one of {', '.join(HUB_SOURCES)}.")
-    if not is_online():
-        raise ConnectionError(
-            f"{HUB_SOURCES[source]} needs the Hugging Face hub, which is not reachable here: "
-            "use load_emails() for the shipped data."
-        )
-    import datasets
-
-    return datasets.load_dataset(HUB_SOURCES[source])
-
-
-def load_paraphrase_probe():
+def load_paraphrase_probe() -> datasets.Dataset:
     """General-domain sentence pairs (label 1 = paraphrase, 0 = lexically close but different)."""
     import datasets
 

@@ -14,7 +14,10 @@ import json
 import platform
 import time
 from collections import Counter
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
 
 from . import DATA_DIR, INTENTS, load_emails
 
@@ -24,7 +27,7 @@ START, END = "<!-- generated:start -->", "<!-- generated:end -->"
 EVAL_SPLITS = ("test", "shifted_test")
 
 
-def tfidf_baseline(data) -> dict[str, float]:
+def tfidf_baseline(data: DatasetDict) -> dict[str, float]:
     """Word and bigram TF-IDF features, multinomial logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -36,7 +39,7 @@ def tfidf_baseline(data) -> dict[str, float]:
     return {s: float(model.score(data[s]["text"], data[s]["label"])) for s in EVAL_SPLITS}
 
 
-def frozen_probe_baseline(data) -> dict[str, float]:
+def frozen_probe_baseline(data: DatasetDict) -> dict[str, float]:
     """Sentence embeddings of the frozen bundled MiniLM (sentence-transformers' own pipeline), logistic regression on top."""
     from sentence_transformers import SentenceTransformer
     from sklearn.linear_model import LogisticRegression
@@ -49,7 +52,7 @@ def frozen_probe_baseline(data) -> dict[str, float]:
     return {s: float(probe.score(embed(data[s]["text"]), data[s]["label"])) for s in EVAL_SPLITS}
 
 
-def fine_tuned_baseline(data) -> dict[str, float]:
+def fine_tuned_baseline(data: DatasetDict) -> dict[str, float]:
     """Every weight of MiniLM plus a classification head, trained with the cpu profile's settings."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -62,7 +65,7 @@ def fine_tuned_baseline(data) -> dict[str, float]:
     return record.accuracy
 
 
-def split_statistics(data) -> str:
+def split_statistics(data: DatasetDict) -> str:
     """Markdown tables: sizes, intents, styles, and how many e-mails carry each difficulty."""
     lines = ["### Splits", "", "| split | e-mails | writer styles | with a secondary intent | mean words |",
              "|---|---|---|---|---|"]

@@ -107,7 +107,7 @@ def probe_results(path: Path) -> list[dict]:
 def run_probed(root: Path, lesson: str, scratch: Path) -> tuple[dict, list[dict]]:
     """Run the lesson's solution under tiny with its wrong answers probed; (the runner's row, the probe results)."""
     from course_utils.layout import solution_notebook
-    from course_utils.runner import run_lesson
+    from course_utils.tools.runner import run_lesson
 
     solution, results = solution_notebook(root, lesson), scratch / "probes.jsonl"
     probed = scratch / "probed" / solution.name

@@ -1,11 +1,11 @@
 """Instructor commands: nbgrader with its traps handled.
 
-    python -m course_utils.instructor release [LESSON ...]      # regenerate course/ from solutions/
-    python -m course_utils.instructor collect LESSON            # LMS zip files in downloaded/LESSON/archive/
-    python -m course_utils.instructor autograde LESSON [--student ID] [--sandbox] [--timeout S]
-    python -m course_utils.instructor feedback LESSON [--student ID]
-    python -m course_utils.instructor export [--to grades.csv]
-    python -m course_utils.instructor validate NOTEBOOK.ipynb
+    python -m course_utils.tools.instructor release [LESSON ...]      # regenerate course/ from solutions/
+    python -m course_utils.tools.instructor collect LESSON            # LMS zip files in downloaded/LESSON/archive/
+    python -m course_utils.tools.instructor autograde LESSON [--student ID] [--sandbox] [--timeout S]
+    python -m course_utils.tools.instructor feedback LESSON [--student ID]
+    python -m course_utils.tools.instructor export [--to grades.csv]
+    python -m course_utils.tools.instructor validate NOTEBOOK.ipynb
 
 Every call that accepts it passes ``--force`` (nbgrader otherwise skips work silently), an explicit
 ``--CourseDirectory.root``, and puts this Python's bin folder first on PATH (creating the gradebook
@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .layout import check_lessons, find_root
+from ..layout import check_lessons, find_root
 
 
 def nbgrader_env() -> dict[str, str]:
@@ -172,7 +172,7 @@ def validate(notebook: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.instructor", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m course_utils.tools.instructor", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, help="course root (default: found from the current folder)")
     sub = parser.add_subparsers(dest="command", required=True)

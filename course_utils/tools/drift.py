@@ -1,8 +1,8 @@
 """The drift check: what would the newest releases that pyproject.toml allows break? Run it before moving the lock.
 
-    python -m course_utils.drift                         # throwaway venv; fast tests and every lesson under tiny
-    python -m course_utils.drift --keep runs/drift/venv  # keep the venv, e.g. to debug a failure in it
-    python -m course_utils.drift --upgrade-torch         # torch too (set COURSE_TORCH_INDEX for a CPU build)
+    python -m course_utils.tools.drift                         # throwaway venv; fast tests and every lesson under tiny
+    python -m course_utils.tools.drift --keep runs/drift/venv  # keep the venv, e.g. to debug a failure in it
+    python -m course_utils.tools.drift --upgrade-torch         # torch too (set COURSE_TORCH_INDEX for a CPU build)
 
 It installs the newest releases the ranges allow, with the caps of ``[tool.course.known-broken]`` lifted so
 that the report says whether the releases they exclude still break the course, then runs the fast tests
@@ -26,8 +26,8 @@ import venv
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .layout import PACKAGE
-from .lock import LOCK, OWN_BUILD, ROOT, canonical, lock_without, only_for_own_build, read_lock
+from ..layout import PACKAGE
+from ..lock import CLONE_EXTRAS, LOCK, OWN_BUILD, ROOT, canonical, lock_without, only_for_own_build, read_lock
 
 
 def known_broken() -> dict[str, str]:
@@ -36,7 +36,7 @@ def known_broken() -> dict[str, str]:
 
 
 def newest_requirements(lift: dict[str, str]) -> list[str]:
-    """pyproject's dependencies and test extras; for the packages in ``lift``, upper bounds widened to the next major."""
+    """pyproject's dependencies and a clone's extras (instructor, test); for the packages in ``lift``, upper bounds widened to the next major."""
     from packaging.requirements import Requirement
     from packaging.version import Version
 
@@ -44,7 +44,8 @@ def newest_requirements(lift: dict[str, str]) -> list[str]:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     out = []
-    for req in map(Requirement, project["dependencies"] + project["optional-dependencies"]["test"]):
+    extras = [r for extra in CLONE_EXTRAS for r in project["optional-dependencies"][extra]]
+    for req in map(Requirement, project["dependencies"] + extras):
         if canonical(req.name) in lift:
             caps = [s for s in req.specifier if s.operator in ("<", "<=")]
             kept = [str(s) for s in req.specifier if s not in caps]
@@ -120,7 +121,7 @@ def report_markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.drift", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m course_utils.tools.drift", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", type=Path, help="build the venv here and keep it (default: a temporary folder)")
     parser.add_argument("--upgrade-torch", action="store_true", help="newest torch in range too (large download)")
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         counts, failures = failed_tests(junit)
         summary = out / "lessons" / "summary.json"
         summary.unlink(missing_ok=True)
-        run([python, "-m", "course_utils.runner", "--profile", "tiny", "--out", out / "lessons"], log, cwd=ROOT, env=env)
+        run([python, "-m", "course_utils.tools.runner", "--profile", "tiny", "--out", out / "lessons"], log, cwd=ROOT, env=env)
         lessons = json.loads(summary.read_text()) if summary.exists() else []  # none: the runner crashed (see the log)
         report = {"date": datetime.date.today().isoformat(), "lifted": [f"{n} ({w})" for n, w in lift.items()],
                   "upgrade_torch": args.upgrade_torch, "moved": moved_packages(installed_versions(python), lift),

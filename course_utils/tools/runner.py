@@ -1,7 +1,7 @@
 """The course runner: execute every lesson notebook with papermill under one profile and summarise.
 
-    python -m course_utils.runner --profile tiny                  # all solutions
-    python -m course_utils.runner --profile cpu --notebooks course 00_setup
+    python -m course_utils.tools.runner --profile tiny                  # all solutions
+    python -m course_utils.tools.runner --profile cpu --notebooks course 00_setup
 
 Executed notebooks are kept in ``runs/<profile>/<notebooks>/``; ``summary.md`` and ``summary.json``
 beside them list each lesson's status, wall time, peak memory and the key numbers it recorded with
@@ -20,8 +20,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .layout import RELEASE_DIR, SOURCE_DIR, check_lessons, find_root
-from .lesson import RESULTS_DIR_ENV
+from ..layout import RELEASE_DIR, SOURCE_DIR, check_lessons, find_root
+from ..lesson import RESULTS_DIR_ENV
 
 
 @contextmanager
@@ -76,7 +76,7 @@ def summary_markdown(rows: list[dict], profile: str, notebooks: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.runner", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m course_utils.tools.runner", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("lessons", nargs="*", help="lesson folders (default: all)")
     parser.add_argument("--profile", default=os.environ.get("COURSE_PROFILE", "tiny"), choices=("tiny", "cpu", "gpu"))

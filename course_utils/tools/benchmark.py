@@ -1,8 +1,8 @@
 """Benchmarks that write a table: how fast and how big the course's heavy steps are on this machine.
 
-    python -m course_utils.benchmark sft                  # lesson 08's LoRA/QLoRA SFT and the alternatives
-    python -m course_utils.benchmark sft --profile gpu --steps 20
-    python -m course_utils.benchmark learning-rates       # the course's learning rates, chosen on validation
+    python -m course_utils.tools.benchmark sft                  # lesson 08's LoRA/QLoRA SFT and the alternatives
+    python -m course_utils.tools.benchmark sft --profile gpu --steps 20
+    python -m course_utils.tools.benchmark learning-rates       # the course's learning rates, chosen on validation
 
 ``sft`` trains the bundled instruct LLM with TRL's ``SFTTrainer`` on the lesson's data for a few steps per
 variant, each variant in its own process (so its peak RSS is its own), and writes ``sft.md`` and ``sft.json``
@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from .layout import find_root
+from ..layout import find_root
 
 # The lesson's settings (solutions/08_instruction_tuning, sections 3-6; None: the profile's), then one change each.
 LESSON_SFT = {"quantised": False, "lora_dropout": 0.0, "activation_checkpointing": None, "micro_batch": None}
@@ -68,10 +68,12 @@ def run_sft_variant(settings: dict, profile_name: str, steps: int) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
-    from .data import TRIAGE_INSTRUCTION, load_emails, triage_answer
-    from .models import model_path, nf4_config, release_checkpoint, resolve_model
-    from .profiles import resolve_profile
-    from .training import precision_flags
+    from ..data import TRIAGE_INSTRUCTION, load_emails, triage_answer
+    from ..memory import release_checkpoint
+    from ..models import model_path, resolve_model
+    from ..profiles import resolve_profile
+    from ..recipes import nf4_config
+    from ..training import precision_flags
 
     profile = resolve_profile(profile_name)
     choice = resolve_model("causal_lm", profile)
@@ -149,7 +151,7 @@ def benchmark_sft(profile: str, steps: int, out: Path) -> Path:
     gflops, rows = matmul_gflops(), {}
     for name, settings in SFT_VARIANTS.items():
         print(f"{name} ...", flush=True)
-        done = subprocess.run([sys.executable, "-m", "course_utils.benchmark", "sft-variant", json.dumps(settings),
+        done = subprocess.run([sys.executable, "-m", "course_utils.tools.benchmark", "sft-variant", json.dumps(settings),
                                "--profile", profile, "--steps", str(steps)], capture_output=True, text=True)
         if done.returncode:
             rows[name] = {"error": done.stderr.strip().splitlines()[-1][:200] if done.stderr.strip() else f"exit {done.returncode}"}
@@ -194,11 +196,11 @@ def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Pa
     from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from .data import INTENTS, few_shot_subset, load_emails
-    from .models import model_path, resolve_model
-    from .profiles import resolve_profile
-    from .stats import accuracy_standard_error
-    from .training import few_shot_steps, train_classifier
+    from ..data import INTENTS, few_shot_subset, load_emails
+    from ..models import model_path, resolve_model
+    from ..profiles import resolve_profile
+    from ..stats import accuracy_standard_error
+    from ..training import few_shot_steps, train_classifier
 
     profile = resolve_profile(profile_name)
     choice = resolve_model("encoder", profile)
@@ -259,7 +261,7 @@ def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Pa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.benchmark", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m course_utils.tools.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=("sft", "sft-variant", "learning-rates"))
     parser.add_argument("settings", nargs="?", help="sft-variant only: one variant's settings as JSON")

