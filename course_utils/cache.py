@@ -9,6 +9,7 @@ import json
 import os
 import pickle
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -36,9 +37,10 @@ def cache_dir(profile: Profile | str | None = None) -> Path:
 @functools.cache
 def code_and_data_digest() -> str:
     """A digest of what every cached result is made with: the course's e-mails, the training code and the
-    fields of the record it returns (``RunRecord``), so a result cached before a field was added is never read back."""
+    fields of the record it returns (``RunRecord``), so a result cached before a field was added is never read back,
+    and the shared settings it trains with (``recipes``: the warm-up, the standard LoRA)."""
     digest = hashlib.sha256()
-    for path in sorted((_PACKAGE / "data" / "emails").glob("*.jsonl")) + [_PACKAGE / "training.py"]:
+    for path in sorted((_PACKAGE / "data" / "emails").glob("*.jsonl")) + [_PACKAGE / "training.py", _PACKAGE / "recipes.py"]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -62,8 +64,9 @@ def cached(name: str, profile: Profile | str | None, compute: Callable[[], T], d
             return pickle.load(handle)
     result = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False) as handle:
         pickle.dump(result, handle)
+    os.replace(handle.name, path)  # whole or not at all: another process reading the cache never sees half a file
     return result
 
 

@@ -18,8 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 LESSONS = lesson_ids(ROOT)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# Lessons cache sweeps on disk; tests start from an empty cache so the computing code always runs.
-os.environ["COURSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="course-cache-")
+# Lessons cache their runs on disk. A test run starts from an empty cache, so the computing code always runs once,
+# and its workers share it: a lesson's graded submissions read back what its solution run computed.
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+os.environ["COURSE_CACHE_DIR"] = (str(Path(tempfile.gettempdir(), f"course-cache-{_RUN}")) if _RUN
+                                  else tempfile.mkdtemp(prefix="course-cache-"))
 
 
 def scratch_course(root: Path) -> Path:

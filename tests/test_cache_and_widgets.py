@@ -59,6 +59,7 @@ def test_cached_misses_when_anything_that_produced_the_result_changes(tmp_path, 
     # A field added to the record the training code returns (the stale-RunRecord bug): the key changes.
     package = tmp_path / "package"
     shutil.copytree(cache._PACKAGE / "data" / "emails", package / "data" / "emails")
+    shutil.copy(cache._PACKAGE / "recipes.py", package / "recipes.py")
     training = (cache._PACKAGE / "training.py").read_text()
     assert "    optimizer_mb: float = 0.0\n" in training
     (package / "training.py").write_text(training.replace("    optimizer_mb: float = 0.0\n",
@@ -67,6 +68,9 @@ def test_cached_misses_when_anything_that_produced_the_result_changes(tmp_path, 
     cache.code_and_data_digest.cache_clear()
     try:
         assert run("encoder", lora, 3e-3, 0) == 7, "a changed RunRecord computes it again"
+        (package / "recipes.py").write_text((package / "recipes.py").read_text().replace("WARMUP_RATIO = 0.1", "WARMUP_RATIO = 0.2"))
+        cache.code_and_data_digest.cache_clear()
+        assert run("encoder", lora, 3e-3, 0) == 8, "a changed shared setting (the warm-up) computes it again"
     finally:
         cache.code_and_data_digest.cache_clear()
 

@@ -4,8 +4,10 @@
    the plausible wrong answers listed in tests/wrong_answers/;
 2. course/ equals a fresh nbgrader generation from solutions/;
 3. no solution code and no hidden-test text appears in course/;
-4. autograding the student notebook answered with the solution's code scores full marks, the untouched
-   student notebook zero, and one wrong answer loses exactly that exercise's points.
+4. autograding the student notebook answered with the solution's code scores full marks, and the untouched
+   student notebook zero (partial credit is graded in tests/test_grading.py).
+
+The heaviest tests come first, so that the test workers finish together.
 """
 
 from __future__ import annotations
@@ -23,15 +25,8 @@ from course_utils.layout import solution_notebook, student_notebook
 from course_utils.tools import instructor
 
 pytestmark = pytest.mark.notebook
-# A lesson's run, release and grading share one test worker (bootstrap's --dist loadgroup): it is released once
-# there, and its cached results computed once.
-BY_LESSON = [pytest.param(lesson, marks=pytest.mark.xdist_group(lesson), id=lesson) for lesson in LESSONS]
 # A marked block, whole lines: (indentation, kind, body).
 BLOCK = re.compile(r"^([ \t]*)### BEGIN (SOLUTION|HIDDEN TESTS)[^\n]*\n(.*?)^[ \t]*### END \2[^\n]*\n?", re.S | re.M)
-
-
-def test_there_are_lessons():
-    assert "00_setup" in LESSONS
 
 
 def _cells(path: Path) -> list[dict]:
@@ -42,7 +37,53 @@ def _source(cell: dict) -> str:
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
-@pytest.mark.parametrize("lesson", BY_LESSON)
+def _answered(student: Path, solution: Path, wrong: str | None = None) -> dict:
+    """The student notebook with every answer cell filled in from the solution; ``wrong`` returns None."""
+    nb = json.loads(student.read_text())
+    answers = {c["metadata"]["nbgrader"]["grade_id"]: _source(c) for c in _cells(solution)
+               if c["metadata"].get("nbgrader", {}).get("solution")}
+    for cell in nb["cells"]:
+        grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if cell["metadata"].get("nbgrader", {}).get("solution"):
+            body = (lambda m: f"{m.group(1)}return None  # wrong on purpose\n") if grade_id == wrong \
+                else (lambda m: m.group(3))
+            cell["source"] = BLOCK.sub(body, answers[grade_id])
+    return nb
+
+
+def _points(solution: Path) -> list[float]:
+    return [c["metadata"]["nbgrader"]["points"] for c in _cells(solution) if c["metadata"].get("nbgrader", {}).get("grade")]
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_autograde_gives_the_solution_full_marks_and_the_untouched_notebook_zero(lesson, released_copy):
+    """Partial credit (one wrong answer, an exercise with several test cells, a failing hidden test) is graded on
+    lessons 00 and 04 in tests/test_grading.py; every lesson's wrong answers are probed below."""
+    from nbgrader.api import Gradebook
+
+    root = released_copy(lesson)
+    solution, student = solution_notebook(root, lesson), student_notebook(root, lesson)
+    submissions = {"untouched": student.read_text(), "answered": json.dumps(_answered(student, solution))}
+    for who, text in submissions.items():
+        folder = root / "submitted" / who / lesson
+        folder.mkdir(parents=True)
+        (folder / f"{lesson}.ipynb").write_text(text)
+    report = instructor.autograde(root, lesson)
+    assert not report.problems, report.summary()
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        scores = {who: gradebook.find_submission(lesson, who) for who in submissions}
+        max_score = scores["answered"].max_score
+        got = {who: s.score for who, s in scores.items()}
+    assert max_score == sum(_points(solution)) > 0, "every test cell's points count towards the maximum"
+    assert got["answered"] == max_score, f"the solution's answers should score full marks ({max_score}), got {got}"
+    assert got["untouched"] == 0, f"an untouched notebook should score 0, got {got}"
+
+
+def test_there_are_lessons():
+    assert "00_setup" in LESSONS
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
 def test_solution_runs_under_tiny_and_its_tests_catch_wrong_answers(lesson, tmp_path):
     """One run of the solution, with each exercise's wrong answers (tests/wrong_answers/) probed in its kernel."""
     row, rows = run_probed(ROOT, lesson, tmp_path)
@@ -75,7 +116,7 @@ def test_solution_notebook_is_clean(lesson):
     assert all("### BEGIN HIDDEN TESTS" in c.source for c in graded), "every test cell has hidden tests"
 
 
-@pytest.mark.parametrize("lesson", BY_LESSON)
+@pytest.mark.parametrize("lesson", LESSONS)
 def test_course_is_a_fresh_generation_of_solutions(lesson, release_once):
     committed = student_notebook(ROOT, lesson).read_text()
     fresh = student_notebook(release_once(lesson), lesson).read_text()
@@ -96,56 +137,3 @@ def test_no_solution_or_hidden_test_leaks_into_course(lesson):
                 line = line.strip()
                 if len(line) > 12 and not line.startswith("#") and line not in public:  # a visible line may repeat
                     assert line not in student_lines, f"leaked into course/{lesson}: {line!r}"
-
-
-def _answered(student: Path, solution: Path, wrong: str | None = None) -> dict:
-    """The student notebook with every answer cell filled in from the solution; ``wrong`` returns None."""
-    nb = json.loads(student.read_text())
-    answers = {c["metadata"]["nbgrader"]["grade_id"]: _source(c) for c in _cells(solution)
-               if c["metadata"].get("nbgrader", {}).get("solution")}
-    for cell in nb["cells"]:
-        grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
-        if cell["metadata"].get("nbgrader", {}).get("solution"):
-            body = (lambda m: f"{m.group(1)}return None  # wrong on purpose\n") if grade_id == wrong \
-                else (lambda m: m.group(3))
-            cell["source"] = BLOCK.sub(body, answers[grade_id])
-    return nb
-
-
-def _points(solution: Path) -> list[float]:
-    return [c["metadata"]["nbgrader"]["points"] for c in _cells(solution) if c["metadata"].get("nbgrader", {}).get("grade")]
-
-
-def _last_exercise(solution: Path) -> tuple[str, float]:
-    """The last answer cell's id and the points of the test cells that follow it."""
-    cells = [c["metadata"].get("nbgrader", {}) for c in _cells(solution)]
-    last = max(i for i, m in enumerate(cells) if m.get("solution"))
-    return cells[last]["grade_id"], sum(m.get("points", 0) for m in cells[last:] if m.get("grade"))
-
-
-@pytest.mark.parametrize("lesson", BY_LESSON)
-def test_autograde_full_marks_zero_and_partial(lesson, released_copy):
-    from nbgrader.api import Gradebook
-
-    course_copy = released_copy(lesson)
-    solution, student = solution_notebook(course_copy, lesson), student_notebook(course_copy, lesson)
-    submissions = {  # "answered": the student notebook with the solution's answers typed in
-        "untouched": student.read_text(),
-        "answered": json.dumps(_answered(student, solution)),
-        "one_wrong": json.dumps(_answered(student, solution, wrong=_last_exercise(solution)[0])),
-    }
-    for who, text in submissions.items():
-        folder = course_copy / "submitted" / who / lesson
-        folder.mkdir(parents=True)
-        (folder / f"{lesson}.ipynb").write_text(text)
-    report = instructor.autograde(course_copy, lesson)
-    assert not report.problems, report.summary()
-    with Gradebook(f"sqlite:///{course_copy / 'gradebook.db'}") as gradebook:
-        scores = {who: gradebook.find_submission(lesson, who) for who in submissions}
-        max_score = scores["answered"].max_score
-        got = {who: s.score for who, s in scores.items()}
-    assert max_score == sum(_points(solution)) > 0, "every test cell's points count towards the maximum"
-    assert got["answered"] == max_score, f"the solution's answers should score full marks ({max_score}), got {got}"
-    assert got["untouched"] == 0, f"an untouched notebook should score 0, got {got}"
-    lost = _last_exercise(solution)[1]
-    assert got["one_wrong"] == max_score - lost, f"one wrong answer should cost exactly its {lost} points, got {got}"
