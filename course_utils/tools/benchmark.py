@@ -16,7 +16,7 @@ cores: run it alone.
 lesson 01's few-shot fine-tuning) at several learning rates and scores the **validation** split, never test; it
 writes ``learning_rates.md`` and ``.json``. The rule: the smallest rate within two standard errors of the best
 (one seed cannot rank rates closer than that; the smaller is the safer default). The constants in
-``course_utils.training`` and lesson 01 are the rates it chose under the cpu profile (their comments quote it).
+``course_utils.recipes`` and lesson 01 are the rates it chose under the cpu profile (their comments quote it).
 Rates already in ``learning_rates.json`` for the same model are reused: delete it to measure all again.
 """
 
@@ -193,12 +193,13 @@ LEARNING_RATE_RECIPES = {
 def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Path:
     import torch
     from datasets import DatasetDict
-    from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
+    from peft import IA3Config, PrefixTuningConfig, PromptTuningConfig, TaskType, get_peft_model
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     from ..data import INTENTS, few_shot_subset, load_emails
     from ..models import model_path, resolve_model
     from ..profiles import resolve_profile
+    from ..recipes import lora_config
     from ..stats import accuracy_standard_error
     from ..training import few_shot_steps, train_classifier
 
@@ -214,8 +215,7 @@ def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Pa
         model = AutoModelForSequenceClassification.from_pretrained(model_path(choice), num_labels=len(INTENTS))
         if kind == "head":
             model.base_model.requires_grad_(False)  # the encoder; the new classification head stays trainable
-        adapters = {"lora": lambda: LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=16, lora_dropout=0.1,
-                                               target_modules=["query", "value"]),
+        adapters = {"lora": lora_config,  # the course's standard LoRA, as the lessons train it
                     "prefix": lambda: PrefixTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=20),
                     "prompt": lambda: PromptTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=20),
                     "ia3": lambda: IA3Config(task_type=TaskType.SEQ_CLS)}

@@ -4,8 +4,8 @@ One file per lesson (``04_lora.py``) holds ``WRONG_ANSWERS = {answer_grade_id: [
 three mistakes a student could plausibly make in each answer cell, written as text replacements in the
 solution's answer. ``tests/test_lessons.py`` runs each lesson's solution once under the tiny profile and, right
 after an exercise's test cells have passed, swaps in each wrong answer in the same kernel, runs the exercise's
-test cells (visible part alone, then in full), and puts the right answer back. A wrong answer must fail the full
-tests; one marked ``visible`` must fail the visible tests too (the mistake is one the visible tests teach).
+test cells, and puts the right answer back. A wrong answer must fail the full tests; one marked ``visible`` must
+fail the visible tests (the mistake is one the visible tests teach), which then fail the full tests too.
 """
 
 from __future__ import annotations
@@ -66,8 +66,11 @@ def __course_probe__(grade_id, answer, wrongs, tests, path):
             return False
     fails = lambda sources: not all(runs(s) for s in sources)
     for why, source, visible in wrongs:
-        rows.append({"grade_id": grade_id, "why": why, "must_be_visible": visible, "answer_failed": not runs(source),
-                     "visible": fails([v for v, _ in tests]), "full": fails([t for _, t in tests])})
+        answer_failed = not runs(source)
+        seen = fails([v for v, _ in tests]) if visible else None  # asked only of the mistakes the visible tests teach
+        caught = seen or fails([t for _, t in tests])  # a test cell runs its visible lines too: seen means caught
+        rows.append({"grade_id": grade_id, "why": why, "must_be_visible": visible, "answer_failed": answer_failed,
+                     "visible": seen, "full": caught})
     restored = runs(answer) and not fails([t for _, t in tests])
     with open(path, "a") as out:
         out.writelines(json.dumps(row) + "\\n" for row in rows + [{"grade_id": grade_id, "restored": restored}])
