@@ -9,7 +9,7 @@ import os
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
-from course_utils.tools.feedback import HideHiddenTestTracebacks
+from course_utils.tools.feedback import HideHiddenTests
 
 c = get_config()  # noqa: F821 - injected by nbgrader
 
@@ -27,7 +27,7 @@ c.Execute.kernel_name = "python3"
 c.OverwriteCells.add_missing_cells = True
 
 # Feedback shows the student's notebook with scores; hidden test code stays hidden, tracebacks included.
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTestTracebacks, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
 
 # LMS downloads (`python -m course_utils.tools.instructor collect LESSON`): notebooks named STUDENTID_LESSON.ipynb,
 # e.g. ada_04_lora.ipynb, loose or inside zip files in downloaded/LESSON/archive/.

@@ -3,6 +3,8 @@ released once per test module)."""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import tempfile
@@ -19,10 +21,15 @@ LESSONS = lesson_ids(ROOT)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Lessons cache their runs on disk. A test run starts from an empty cache, so the computing code always runs once,
-# and its workers share it: a lesson's graded submissions read back what its solution run computed.
-_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-os.environ["COURSE_CACHE_DIR"] = (str(Path(tempfile.gettempdir(), f"course-cache-{_RUN}")) if _RUN
-                                  else tempfile.mkdtemp(prefix="course-cache-"))
+# and its workers share it: a lesson's graded submissions read back what its solution run computed. The process that
+# starts the run makes it (test workers inherit its environment) and removes it at the end (hundreds of MB a run).
+if "PYTEST_XDIST_WORKER" not in os.environ:
+    os.environ["COURSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="course-cache-")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        shutil.rmtree(os.environ["COURSE_CACHE_DIR"], ignore_errors=True)
 
 
 def scratch_course(root: Path) -> Path:
@@ -58,6 +65,20 @@ def released_copy(release_once: Callable[[str], Path], tmp_path: Path) -> Callab
     """``released_copy(lesson)``: a private copy of that released course root, gradebook included: a test that
     grades starts from an empty class without releasing again."""
     return lambda lesson: shutil.copytree(release_once(lesson), tmp_path / "course_root", symlinks=True)
+
+
+def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], dict]) -> dict:
+    """``build(folder)``'s result (JSON), computed once per test run however many workers ask: the first computes it
+    in the run's shared temporary folder under a lock and records it, the others read the record. (Tests that use it
+    come first in their module, and xdist hands a worker consecutive tests, so usually one worker runs them all.)"""
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+    record = shared / f"{name}.json"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.is_file():
+            record.write_text(json.dumps(build(shared / name)))
+    return json.loads(record.read_text())
 
 
 def pretend_installed(monkeypatch: pytest.MonkeyPatch, name: str, version: str) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, once_per_run
 from course_utils.layout import solution_notebook, student_notebook
 from course_utils.tools import instructor
 from test_lessons import _answered
@@ -146,20 +146,11 @@ def _grade_a_class(root: Path) -> GradedClass:
 
 @pytest.fixture(scope="module")
 def graded_class(release_once, tmp_path_factory) -> GradedClass:
-    """The class, graded once per test run: the first test worker to ask grades it under a lock in the run's shared
-    temporary folder and records the outcome; the others read the record. (These tests come first in the notebook
-    lane, and xdist hands a worker consecutive tests, so one worker usually runs them all and none waits.)"""
-    import fcntl
+    def grade(folder: Path) -> dict:
+        graded = _grade_a_class(shutil.copytree(release_once(LESSON), folder / "course_root"))
+        return {**asdict(graded), "root": str(graded.root), "ran": sorted(graded.ran)}
 
-    shared = tmp_path_factory.getbasetemp()
-    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
-    record = shared / "graded_class.json"
-    with open(shared / "graded_class.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not record.is_file():
-            graded = _grade_a_class(shutil.copytree(release_once(LESSON), shared / "graded_class" / "course_root"))
-            record.write_text(json.dumps({**asdict(graded), "root": str(graded.root), "ran": sorted(graded.ran)}))
-    saved = json.loads(record.read_text())
+    saved = once_per_run(tmp_path_factory, "graded_class", grade)
     return GradedClass(**{**saved, "root": Path(saved["root"]), "ran": set(saved["ran"])})
 
 
@@ -248,8 +239,8 @@ def test_a_hidden_test_failure_costs_its_points_and_shows_its_message_not_its_co
     assert not leaked, f"the feedback shows hidden test code: {leaked}"
 
 
-NEEDS_BWRAP = pytest.mark.skipif(shutil.which("bwrap") is None and not os.environ.get("COURSE_REQUIRE_SANDBOX"),
-                                 reason="bubblewrap is not installed (apt-get install bubblewrap); CI requires it")
+SANDBOX = shutil.which("bwrap") is not None or bool(os.environ.get("COURSE_REQUIRE_SANDBOX"))
+NEEDS_BWRAP = pytest.mark.skipif(not SANDBOX, reason="bubblewrap is not installed (apt-get install bubblewrap); CI requires it")
 
 
 @pytest.mark.parametrize("sandbox", [False, pytest.param(True, marks=NEEDS_BWRAP)], ids=["plain", "sandboxed"])
@@ -283,8 +274,33 @@ def test_partial_credit_within_an_exercise_with_several_test_cells(released_copy
     assert grades["lora_linear_test"] == 4 and grades["lora_merge_test"] == 0, grades
 
 
+@NEEDS_BWRAP
+def test_sandbox_shows_the_converted_llm_read_only_where_the_kernel_looks(tmp_path, monkeypatch):
+    from course_utils import models
+    from course_utils.tools import sandbox
+
+    converted = tmp_path / "instructor-cache" / "models" / "SmolLM2-converted"
+    converted.mkdir(parents=True)
+    monkeypatch.setattr(models, "converted_llm_dir", lambda: converted)
+    launcher = (sandbox.write_kernelspec(tmp_path, tmp_path / "spec") / "sandboxed_kernel.sh").read_text()
+    assert str(converted) not in launcher, "not converted yet: nothing to show, the kernel converts it itself"
+    (converted / "model.safetensors").write_bytes(b"weights")
+    launcher = (sandbox.write_kernelspec(tmp_path, tmp_path / "spec") / "sandboxed_kernel.sh").read_text()
+    inside = f"{sandbox.SANDBOX_HOME}/.cache/fine-tuning-course/models/{converted.name}"
+    assert f'--ro-bind "{converted}" "{inside}"' in launcher and "--clearenv" in launcher
+    assert "COURSE_CACHE_DIR" not in launcher, "the kernel's cache is its own HOME's, where the LLM is shown"
+
+
+def _hidden_code(root: Path) -> list[str]:
+    import nbformat
+
+    from course_utils.tools.feedback import hidden_lines
+
+    return sorted(hidden_lines(nbformat.read(solution_notebook(root, LESSON), as_version=4)))
+
+
 MALICIOUS = '''
-import json, pathlib, socket
+import json, os, pathlib, socket
 found = {}
 for name, path in {"solutions": "ROOT/solutions/00_setup/00_setup.ipynb", "gradebook": "ROOT/gradebook.db"}.items():
     try:
@@ -297,44 +313,122 @@ try:
     found["network"] = "CONNECTED"
 except Exception as error:
     found["network"] = "blocked: " + type(error).__name__
+found["environment"] = "READ" if os.environ.get("COURSE_TEST_SECRET") else "blocked: not set"
 print("ATTACK " + json.dumps(found))
+'''
+PLANT = '''
+from ipykernel import get_connection_file
+runtime = pathlib.Path(get_connection_file()).parent
+if not (runtime / "kernel.log").exists():
+    os.mkfifo(runtime / "kernel.log")                            # the launcher's log, if the next kernel shared it
+pathlib.Path("planted.txt").write_text("for the next grading run")  # into the notebook's own folder
+os.symlink("ROOT/gradebook.db", "gradebook_link")                 # copied into feedback, if nbgrader saw it
 '''
 
 
-def _attack(root: Path, sandbox: bool) -> dict:
-    with socket.socket() as listener:  # a service on the grading machine the submission tries to reach
+def _attacking(root: Path, port: int) -> dict:
+    """The right answers, and after the first one an attack: read the answers, the gradebook, a local service and
+    the grader's environment; plant a FIFO where the launcher logs, a file and a link where nbgrader grades."""
+    notebook = _answered_nb(root)
+    answer = next(c for c in notebook["cells"] if _nbgrader_cell(c).get("grade_id") == FIRST)
+    code = (MALICIOUS + PLANT).replace("ROOT", str(root)).replace("PORT", str(port))
+    return _with_answer(notebook, FIRST, answer["source"] + "\n" + code)
+
+
+def _link_to_the_answers(folder: Path, root: Path) -> None:
+    (folder / "solution.txt").symlink_to(solution_notebook(root, LESSON))
+    (folder / "grades.txt").symlink_to(root / "gradebook.db")
+
+
+def _grade_a_hostile_class(folder: Path, release_once) -> dict:
+    """The attacks graded twice: by nbgrader alone (student "raw"), and by the course's autograde (sandboxed where
+    bubblewrap is installed) and feedback, in a class where "aaa" attacks, "bob" answers honestly after it, "lnk"
+    hands in links and a FIFO, and "pry" prints the kernel's input history (``In``: every hidden test that ran)."""
+    with socket.socket() as listener, pytest.MonkeyPatch.context() as patch:  # a service on the grading machine
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        code = MALICIOUS.replace("ROOT", str(root)).replace("PORT", str(listener.getsockname()[1]))
-        notebook = _answered_nb(root)
-        answer = next(c for c in notebook["cells"] if _nbgrader_cell(c).get("grade_id") == FIRST)
-        _submit(root, "mal", _with_answer(notebook, FIRST, answer["source"] + "\n" + code))  # right answer + attack
-        report = instructor.autograde(root, LESSON, sandbox=sandbox)
-    assert report.graded == ["mal"], report.summary()
-    return json.loads(re.search(r"ATTACK (\{.*\})", _outputs(root, "mal")).group(1))
+        port = listener.getsockname()[1]
+        patch.setenv("COURSE_TEST_SECRET", "an API key in the grader's environment")
+        patch.setenv("JUPYTER_RUNTIME_DIR", str(folder / "runtime"))  # an unsandboxed kernel plants its FIFO here
+        bare = shutil.copytree(release_once(LESSON), folder / "bare" / "course_root", symlinks=True)
+        _link_to_the_answers(_submit(bare, "raw", _attacking(bare, port)).parent, bare)
+        instructor.nbgrader(bare, "autograde", LESSON, "--student", "raw", check=False)
+
+        root = shutil.copytree(release_once(LESSON), folder / "defended" / "course_root", symlinks=True)
+        _submit(root, "aaa", _attacking(root, port))
+        _submit(root, "bob", _answered_nb(root))
+        links = _submit(root, "lnk", _answered_nb(root)).parent
+        _link_to_the_answers(links, root)
+        os.mkfifo(links / "pipe")  # nbgrader alone would hang copying it
+        prying = _answered_nb(root)
+        prying["cells"].append({"cell_type": "code", "execution_count": None, "id": "print-history", "metadata": {},
+                                "outputs": [], "source": 'print("\\n".join(In))'})
+        _submit(root, "pry", prying)
+        report = instructor.autograde(root, LESSON, sandbox=SANDBOX)
+        instructor.feedback(root, LESSON)
+    return {"bare": str(bare), "root": str(root), "report": asdict(report)}
+
+
+@pytest.fixture(scope="module")
+def hostile_class(release_once, tmp_path_factory) -> dict:
+    return once_per_run(tmp_path_factory, "hostile_class", lambda folder: _grade_a_hostile_class(folder, release_once))
+
+
+def _attack_found(root: Path, student: str) -> dict:
+    return json.loads(re.search(r"ATTACK (\{.*\})", _outputs(root, student)).group(1))
+
+
+def _left_behind(root: Path, student: str) -> list[str]:
+    folders = [root / kind / student / LESSON for kind in ("submitted", "autograded")]
+    return sorted({p.name for folder in folders if folder.is_dir() for p in folder.iterdir()} - {f"{LESSON}.ipynb"})
+
+
+def test_without_the_defences_a_hostile_submission_gets_what_it_wants(hostile_class):
+    """What the defences below must stop, shown working against nbgrader alone."""
+    bare = Path(hostile_class["bare"])
+    assert _attack_found(bare, "raw") == {"solutions": "READ", "gradebook": "READ", "network": "CONNECTED",
+                                          "environment": "READ"}
+    graded = bare / "autograded" / "raw" / LESSON
+    assert "### BEGIN SOLUTION" in (graded / "solution.txt").read_text(), \
+        "nbgrader copies the solution notebook a link points at into the graded folder (and on into feedback)"
+    assert {"planted.txt", "gradebook_link"} <= set(_left_behind(bare, "raw")), "the kernel writes where nbgrader grades"
 
 
 @NEEDS_BWRAP
-def test_sandbox_blocks_a_malicious_submission(released: Path):
-    unsandboxed = _attack(released, sandbox=False)
-    assert unsandboxed == {"solutions": "READ", "gradebook": "READ", "network": "CONNECTED"}, \
-        f"without the sandbox the attack works (this is what the sandbox must stop): {unsandboxed}"
-    sandboxed = _attack(released, sandbox=True)
-    assert all(v.startswith("blocked") for v in sandboxed.values()), f"the sandbox let something through: {sandboxed}"
-    assert _scores(released) == {"mal": FULL}, "sandboxed grading still grades the notebook"
+def test_sandbox_blocks_a_malicious_submission(hostile_class):
+    root = Path(hostile_class["root"])
+    found = _attack_found(root, "aaa")
+    assert all(v.startswith("blocked") for v in found.values()), f"the sandbox let something through: {found}"
+    assert _scores(root) == {"aaa": FULL, "bob": FULL, "lnk": FULL, "pry": FULL}, "sandboxed grading still grades"
 
 
 @NEEDS_BWRAP
-def test_sandbox_shows_the_converted_llm_read_only_where_the_kernel_looks(tmp_path, monkeypatch):
-    from course_utils import models
-    from course_utils.tools import sandbox
+def test_a_sandboxed_kernel_leaves_nothing_for_nbgrader_or_the_next_kernel(hostile_class):
+    """Sandboxed, a kernel works in a private copy of its folder and a runtime folder of its own: the files it
+    plants stay there, and the FIFO it plants where its log and sockets live does not stop the next kernel."""
+    root = Path(hostile_class["root"])
+    assert hostile_class["report"]["graded"] == ["aaa", "bob", "lnk", "pry"], hostile_class["report"]
+    assert _left_behind(root, "aaa") == [], "the sandboxed kernel's files stay in its private copy"
 
-    converted = tmp_path / "instructor-cache" / "models" / "SmolLM2-converted"
-    converted.mkdir(parents=True)
-    monkeypatch.setattr(models, "converted_llm_dir", lambda: converted)
-    launcher = (sandbox.write_kernelspec(tmp_path, tmp_path / "spec", tmp_path / "run") / "sandboxed_kernel.sh").read_text()
-    assert str(converted) not in launcher, "not converted yet: nothing to show, the kernel converts it itself"
-    (converted / "model.safetensors").write_bytes(b"weights")
-    launcher = (sandbox.write_kernelspec(tmp_path, tmp_path / "spec", tmp_path / "run") / "sandboxed_kernel.sh").read_text()
-    inside = f"{sandbox.SANDBOX_HOME}/.cache/fine-tuning-course/models/{converted.name}"
-    assert f'--ro-bind "{converted}" "{inside}"' in launcher and "--unsetenv COURSE_CACHE_DIR" in launcher
+
+def test_links_and_special_files_in_a_submission_never_reach_nbgrader(hostile_class):
+    """Links in a submission's folder would make nbgrader copy what they point at (the solutions, the gradebook) into
+    the graded folder and then into feedback; a FIFO makes the copy hang. They are removed first, and said so."""
+    root, report = Path(hostile_class["root"]), instructor.GradingReport(**hostile_class["report"])
+    assert "lnk" in report.graded and _scores(root)["lnk"] == FULL, report.summary()
+    assert report.removed["lnk"] == ["grades.txt (a link)", "pipe (not a regular file)", "solution.txt (a link)"]
+    assert "lnk: removed grades.txt (a link)" in report.summary(), "the instructor is told what was taken out"
+    for student in report.graded:
+        sent = sorted(p.name for p in (root / "feedback" / student / LESSON).iterdir())
+        assert sent == [f"{LESSON}.html"], f"{student}'s feedback holds the student's page only, not {sent}"
+
+
+def test_feedback_replaces_hidden_test_code_that_a_submission_prints(hostile_class):
+    from course_utils.tools.feedback import REMOVED
+
+    root = Path(hostile_class["root"])
+    hidden = _hidden_code(root)
+    assert any(line in _outputs(root, "pry") for line in hidden), "the attack reaches the graded notebook's outputs"
+    page = _page_text(root / "feedback" / "pry" / LESSON / f"{LESSON}.html")
+    assert not [line for line in hidden if line in page], "the feedback page shows hidden test code"
+    assert REMOVED in page and "def bytes_per_param" in page, "what is not hidden still shows"

@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 
 from conftest import ROOT
@@ -45,3 +48,26 @@ def test_summary_table_lists_every_lesson():
              "metrics": {"encoder_params": 22713216}}]
     text = summary_markdown(rows, "tiny", "solutions")
     assert "| 00_setup | ok | 12.0 | 800.0 | encoder_params=22713216 |" in text
+
+
+def test_keep_regular_files_removes_links_specials_and_oversized_files_without_following_them(tmp_path):
+    folder, outside = tmp_path / "submission", tmp_path / "outside"
+    (folder / "data").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.txt").write_text("instructor only")
+    (folder / "notebook.ipynb").write_text("{}")
+    (folder / "data" / "big.bin").write_bytes(b"x" * 2_000_000)
+    (folder / "data" / "small.csv").write_text("a,b\n")
+    (folder / "secret.txt").symlink_to(outside / "secret.txt")
+    (folder / "linked_folder").symlink_to(outside, target_is_directory=True)
+    os.mkfifo(folder / "data" / "pipe")
+    removed = instructor.keep_regular_files(folder, max_mb=1)
+    assert removed == ["data/big.bin (2 MB, over 1 MB)", "data/pipe (not a regular file)", "linked_folder (a link)",
+                       "secret.txt (a link)"], removed
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == ["data", "data/small.csv", "notebook.ipynb"]
+    assert (outside / "secret.txt").read_text() == "instructor only", "nothing a link points at is touched"
+
+
+def test_a_failed_grading_run_names_dotted_exception_types():
+    stderr = "Traceback (most recent call last):\n  ...\nnbclient.exceptions.CellTimeoutError: A cell timed out while it was being executed\n"
+    assert instructor._cause(stderr, Path("no-log")).startswith("nbclient.exceptions.CellTimeoutError: A cell timed out")

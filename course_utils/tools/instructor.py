@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..layout import check_lessons, find_root
+from .sandbox import KERNEL_NAME, SANDBOX_LOG_ENV, SANDBOX_WORK_ENV, write_kernelspec
 
 
 def nbgrader_env() -> dict[str, str]:
@@ -56,17 +59,50 @@ def release(root: Path, lessons: list[str] | None = None) -> list[str]:
     return chosen
 
 
+# A submission's files above this size are not graded or copied (a lesson notebook with its outputs is a few MB).
+MAX_SUBMITTED_FILE_MB = 50
+
+
 @dataclass
 class GradingReport:
-    """Which submissions were graded, and what was wrong with the others (student id -> problem)."""
+    """Which submissions were graded, what was wrong with the others (student id -> problem), and what was taken
+    out of a submission before grading (student id -> what and why)."""
 
     graded: list[str] = field(default_factory=list)
     problems: dict[str, str] = field(default_factory=dict)
+    removed: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self) -> str:
         lines = [f"graded {len(self.graded)} of {len(self.graded) + len(self.problems)} submissions"]
         lines += [f"  {student}: {problem}" for student, problem in sorted(self.problems.items())]
+        lines += [f"  {student}: removed {', '.join(what)}" for student, what in sorted(self.removed.items())]
         return "\n".join(lines)
+
+
+def keep_regular_files(folder: Path, max_mb: float = MAX_SUBMITTED_FILE_MB) -> list[str]:
+    """Delete from ``folder`` what nbgrader must never follow or copy: links (a link to ``solutions/`` or the
+    gradebook would be copied into feedback, or written through), FIFOs, sockets and device files (a read blocks or
+    never ends), and files over ``max_mb``. Returns what went, as ``"NAME (why)"``; nothing is followed."""
+    removed = []
+    for dirpath, dirnames, filenames in os.walk(folder):  # os.walk does not descend into links
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath, name)
+            mode = path.lstat()
+            relative = path.relative_to(folder).as_posix()
+            if stat.S_ISDIR(mode.st_mode):
+                continue
+            if stat.S_ISLNK(mode.st_mode):
+                removed.append(f"{relative} (a link)")
+            elif not stat.S_ISREG(mode.st_mode):
+                removed.append(f"{relative} (not a regular file)")
+            elif mode.st_size > max_mb * 1e6:
+                removed.append(f"{relative} ({mode.st_size / 1e6:.0f} MB, over {max_mb:.0f} MB)")
+            else:
+                continue
+            path.unlink()
+            if name in dirnames:
+                dirnames.remove(name)
+    return sorted(removed)
 
 
 def submission_problem(root: Path, lesson: str, student: str) -> str | None:
@@ -102,22 +138,19 @@ def autograde(root: Path, lesson: str, student: str | None = None, sandbox: bool
     report = GradingReport()
     with tempfile.TemporaryDirectory(prefix="course-grading-") as scratch:
         if sandbox:
-            from .sandbox import KERNEL_NAME, write_kernelspec
-
-            runtime = Path(scratch, "runtime")
-            runtime.mkdir()
-            write_kernelspec(root, Path(scratch, "jupyter"), runtime)
-            env = {**env, "JUPYTER_PATH": os.pathsep.join(filter(None, [str(Path(scratch, "jupyter")), env.get("JUPYTER_PATH")])),
-                   "JUPYTER_RUNTIME_DIR": str(runtime)}
-            # The connection file and Unix sockets (the sandbox has no network) in the one shared folder.
-            options += [f"--Execute.kernel_name={KERNEL_NAME}", "--KernelManager.transport=ipc",
-                        f"--KernelManager.connection_file={runtime / 'kernel.json'}"]
-        for name in students:
+            write_kernelspec(root, Path(scratch, "jupyter"))
+            env = {**env, "JUPYTER_PATH": os.pathsep.join(filter(None, [str(Path(scratch, "jupyter")), env.get("JUPYTER_PATH")]))}
+            # The connection file and Unix sockets (the sandbox has no network) in the kernel's own runtime folder.
+            options += [f"--Execute.kernel_name={KERNEL_NAME}", "--KernelManager.transport=ipc"]
+        for number, name in enumerate(students):
+            if removed := contain_submission(root, lesson, name):
+                report.removed[name] = removed
             problem = submission_problem(root, lesson, name)
             if problem is None:
-                result = nbgrader(root, "autograde", lesson, "--student", name, *options, check=False, env=env)
+                kernel_env, kernel_options = _own_folders(Path(scratch), number, env, options) if sandbox else (env, options)
+                result = nbgrader(root, "autograde", lesson, "--student", name, *kernel_options, check=False, env=kernel_env)
                 if result.returncode != 0:
-                    problem = "nbgrader failed: " + _cause(result.stderr, Path(scratch, "runtime", "kernel.log"))
+                    problem = "nbgrader failed: " + _cause(result.stderr, Path(kernel_env.get(SANDBOX_LOG_ENV, "")))
             if problem:
                 report.problems[name] = problem
             else:
@@ -125,9 +158,34 @@ def autograde(root: Path, lesson: str, student: str | None = None, sandbox: bool
     return report
 
 
+def contain_submission(root: Path, lesson: str, student: str) -> list[str]:
+    """Make a submission safe to hand to nbgrader: its submitted and graded folders are real folders holding regular
+    files only (:func:`keep_regular_files`). Returns what was removed."""
+    removed = []
+    for folder in (root / "submitted" / student, root / "autograded" / student):
+        for path in (folder, folder / lesson):
+            if path.is_symlink():
+                path.unlink()
+                removed.append(f"{path.relative_to(root).as_posix()} (a link)")
+        if (folder / lesson).is_dir():
+            removed += keep_regular_files(folder / lesson)
+    return removed
+
+
+def _own_folders(scratch: Path, number: int, env: dict[str, str], options: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The sandboxed kernel's own runtime folder (connection file, sockets), working folder and log, outside anything
+    an earlier kernel could write: nothing one submission leaves behind reaches the next."""
+    runtime, work, log = scratch / "runtime" / str(number), scratch / "work" / str(number), scratch / "logs" / f"{number}.log"
+    for folder in (runtime, work, log.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    return ({**env, "JUPYTER_RUNTIME_DIR": str(runtime), SANDBOX_LOG_ENV: str(log), SANDBOX_WORK_ENV: str(work)},
+            [*options, f"--KernelManager.connection_file={runtime / 'kernel.json'}"])
+
+
 def _cause(stderr: str, kernel_log: Path) -> str:
-    """The most telling line of a failed nbgrader run: its last exception, and the sandbox's own error."""
-    errors = [line.strip() for line in stderr.splitlines() if re.match(r"\s*\w+(Error|Exception): ", line)]
+    """The most telling line of a failed nbgrader run: its last exception (dotted names too, e.g.
+    ``nbclient.exceptions.CellTimeoutError``), and the sandbox's own error."""
+    errors = [line.strip() for line in stderr.splitlines() if re.match(r"\s*[\w.]+(Error|Exception): ", line)]
     cause = (errors or stderr.strip().splitlines() or ["(no message)"])[-1][:300]
     if kernel_log.is_file() and kernel_log.read_text().strip():
         cause += f" (kernel: {kernel_log.read_text().strip().splitlines()[-1][:300]})"
@@ -149,9 +207,21 @@ def collect(root: Path, lesson: str) -> list[str]:
 
 
 def feedback(root: Path, lesson: str, student: str | None = None) -> None:
-    """Write HTML feedback for autograded submissions into ``feedback/``."""
+    """Write HTML feedback for autograded submissions into ``feedback/STUDENT/LESSON/LESSON.html``: that page only.
+
+    nbgrader copies every other file of the graded folder into feedback (following links); here links and special
+    files are removed from the graded folder first, and every file but the page from the feedback folder after."""
     check_lessons(root, [lesson])
+    students = [student] if student else sorted(p.parent.name for p in (root / "autograded").glob(f"*/{lesson}"))
+    for name in students:
+        if (root / "autograded" / name / lesson).is_dir():
+            keep_regular_files(root / "autograded" / name / lesson)
     nbgrader(root, "generate_feedback", lesson, *(["--student", student] if student else []))
+    for name in students:
+        folder = root / "feedback" / name / lesson
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if path.name != f"{lesson}.html":
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 def export(root: Path, to: Path) -> Path:

@@ -6,8 +6,12 @@ wrapped by a kernelspec whose argv runs ``bwrap`` with
 
 * the whole file system read-only, the course root replaced by an empty folder, and inside it only the
   course package, its virtual environment and the notebook's own folder put back;
-* a fresh ``/tmp`` and ``HOME``, its own process table, and no network (a private network namespace
-  with loopback only); the kernel talks to nbgrader over Unix sockets (``ipc``) in a folder bound in.
+* a cleared environment with only :data:`PASSED_ENV` passed on (the grader's own variables, tokens and keys
+  included, stay out); a fresh ``/tmp`` and ``HOME``, its own process table, and no network (a private network namespace
+  with loopback only); the kernel talks to nbgrader over Unix sockets (``ipc``) in its own runtime folder;
+* the notebook's folder is a private copy: what the kernel writes there (links to ``solutions/``, a link in
+  place of the graded notebook) never reaches the real folders nbgrader reads and writes, and its log lives
+  outside anything the kernel can write.
 
 What it does not stop: code running in the kernel can still tamper with the kernel itself (for example
 IPython hooks that rewrite later cells). Review submissions whose scores look wrong in formgrader.
@@ -16,12 +20,19 @@ IPython hooks that rewrite later cells). Review submissions whose scores look wr
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
 
 KERNEL_NAME = "course-sandbox"
 SANDBOX_HOME = "/tmp/home"  # the kernel's HOME: a fresh folder in its private /tmp
+# Set per submission by the instructor commands: the launcher's log, and an empty folder for the notebook folder's copy.
+SANDBOX_LOG_ENV, SANDBOX_WORK_ENV = "COURSE_SANDBOX_LOG", "COURSE_SANDBOX_WORK"
+# The grader's environment variables a graded kernel sees (when set); HOME and MPLCONFIGDIR are the sandbox's own.
+PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "COURSE_PROFILE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
+              "TRANSFORMERS_OFFLINE", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def bwrap_path() -> str:
@@ -33,10 +44,11 @@ def bwrap_path() -> str:
     return path
 
 
-def write_kernelspec(root: Path, folder: Path, runtime_dir: Path) -> Path:
+def write_kernelspec(root: Path, folder: Path) -> Path:
     """Write the sandboxed kernelspec under ``folder/kernels/`` (put ``folder`` on JUPYTER_PATH).
 
-    ``runtime_dir`` holds the connection file and the kernel's sockets: the only shared, writable place.
+    Each kernel's connection file and sockets are in a runtime folder of its own (the connection file's folder),
+    the one place it shares with nbgrader; ``$COURSE_SANDBOX_LOG`` and ``$COURSE_SANDBOX_WORK`` must be set.
     """
     root = root.resolve()
     launcher = folder / "kernels" / KERNEL_NAME / "sandboxed_kernel.sh"
@@ -51,14 +63,17 @@ def write_kernelspec(root: Path, folder: Path, runtime_dir: Path) -> Path:
     converted = converted_llm_dir()
     if (converted / "model.safetensors").is_file():
         binds.append(f'--ro-bind "{converted}" "{SANDBOX_HOME}/.cache/fine-tuning-course/models/{converted.name}"')
+    passed = " ".join(f"--setenv {name} {shlex.quote(os.environ[name])}" for name in PASSED_ENV if name in os.environ)
     launcher.write_text(f"""#!/bin/sh
 # Start an IPython kernel inside bubblewrap; $1 is the connection file. Written by course_utils.tools.sandbox.
-exec 2>>"{runtime_dir}/kernel.log"  # bwrap's and the kernel's errors, for debugging
+runtime="$(dirname "$1")"
+exec 2>>"${{{SANDBOX_LOG_ENV}:?}}"  # bwrap's and the kernel's errors, for the grading report
+work="${{{SANDBOX_WORK_ENV}:?}}"
+cp -R -P "$PWD"/. "$work"/  # the notebook's folder (regular files only by now): the kernel works in this copy
 exec "{bwrap_path()}" --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp \\
     --tmpfs "{root}" {" ".join(binds)} \\
-    --bind "{runtime_dir}" "{runtime_dir}" --bind "$PWD" "$PWD" --chdir "$PWD" \\
-    --dir {SANDBOX_HOME} --setenv HOME {SANDBOX_HOME} --setenv MPLCONFIGDIR {SANDBOX_HOME} \\
-    --unsetenv COURSE_CACHE_DIR --unsetenv JPY_PARENT_PID \\
+    --bind "$runtime" "$runtime" --bind "$work" "$PWD" --chdir "$PWD" \\
+    --dir {SANDBOX_HOME} --clearenv --setenv HOME {SANDBOX_HOME} --setenv MPLCONFIGDIR {SANDBOX_HOME} {passed} \\
     --unshare-net --unshare-pid --unshare-ipc --die-with-parent --new-session \\
     "{sys.executable}" -m ipykernel_launcher -f "$1"
 """)
