@@ -62,7 +62,7 @@ def _with_answer(notebook: dict, grade_id: str, source: str) -> dict:
 def _scores(root: Path) -> dict[str, float]:
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+    with Gradebook(instructor.gradebook_url(root)) as gradebook:
         return {s.student.id: s.score for s in gradebook.assignment_submissions(LESSON)}
 
 
@@ -137,7 +137,7 @@ def _grade_a_class(root: Path) -> GradedClass:
     graded.command("collect", LESSON)
     (root / "submitted" / "hal" / LESSON).mkdir(parents=True)  # a folder with no notebook in it
     (root / "submitted" / "hal" / LESSON / "notes.txt").write_text("forgot the notebook")
-    graded.command("autograde", LESSON)
+    graded.command("autograde", LESSON, "--jobs", "2")  # two graders share the gradebook
     graded.scores = _scores(root)
     graded.command("feedback", LESSON)
     graded.command("export", "--to", str(root / "grades.csv"))
@@ -222,7 +222,7 @@ def test_a_hidden_test_failure_costs_its_points_and_shows_its_message_not_its_co
     assert not instructor.autograde(released, LESSON).problems
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{released / 'gradebook.db'}") as gradebook:
+    with Gradebook(instructor.gradebook_url(released)) as gradebook:
         grades = {g.name: g.score for g in gradebook.find_submission_notebook(LESSON, LESSON, "vic").grades}
         possible = {g.name: g.max_score for g in gradebook.find_submission_notebook(LESSON, LESSON, "vic").grades}
     failed = SECOND.replace("_answer", "_test")
@@ -269,7 +269,7 @@ def test_partial_credit_within_an_exercise_with_several_test_cells(released_copy
     assert not instructor.autograde(course_copy, lesson).problems
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{course_copy / 'gradebook.db'}") as gradebook:
+    with Gradebook(instructor.gradebook_url(course_copy)) as gradebook:
         grades = {g.name: g.score for g in gradebook.find_submission_notebook(lesson, lesson, "kim").grades}
     assert grades["lora_linear_test"] == 4 and grades["lora_merge_test"] == 0, grades
 
@@ -364,7 +364,7 @@ def _grade_a_hostile_class(folder: Path, release_once) -> dict:
         prying["cells"].append({"cell_type": "code", "execution_count": None, "id": "print-history", "metadata": {},
                                 "outputs": [], "source": 'print("\\n".join(In))'})
         _submit(root, "pry", prying)
-        report = instructor.autograde(root, LESSON, sandbox=SANDBOX)
+        report = instructor.autograde(root, LESSON, sandbox=SANDBOX, jobs=2)
         instructor.feedback(root, LESSON)
     return {"bare": str(bare), "root": str(root), "report": asdict(report)}
 

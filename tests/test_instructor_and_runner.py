@@ -71,3 +71,40 @@ def test_keep_regular_files_removes_links_specials_and_oversized_files_without_f
 def test_a_failed_grading_run_names_dotted_exception_types():
     stderr = "Traceback (most recent call last):\n  ...\nnbclient.exceptions.CellTimeoutError: A cell timed out while it was being executed\n"
     assert instructor._cause(stderr, Path("no-log")).startswith("nbclient.exceptions.CellTimeoutError: A cell timed out")
+
+
+def test_autograde_runs_as_many_graders_at_once_as_jobs_and_grades_each_submission_once(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    lesson = "00_setup"
+    (tmp_path / "solutions" / lesson).mkdir(parents=True)
+    (tmp_path / "solutions" / lesson / f"{lesson}.ipynb").write_text("{}")
+    students = [f"s{i}" for i in range(5)]
+    for student in students:
+        (tmp_path / "submitted" / student / lesson).mkdir(parents=True)
+        (tmp_path / "submitted" / student / lesson / f"{lesson}.ipynb").write_text(
+            '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    running, most, graded, lock = 0, 0, [], threading.Lock()
+
+    def fake_nbgrader(root, *args, **kwargs):
+        nonlocal running, most
+        assert f"--CourseDirectory.db_url={instructor.gradebook_url(root)}" in args, "writers wait their turn"
+        assert kwargs["env"]["OMP_NUM_THREADS"] == "4", "two kernels on 8 cores: four threads each"
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.2)
+        with lock:
+            running -= 1
+            graded.append(args[args.index("--student") + 1])
+        return type("Done", (), {"returncode": 1 if "s3" in args else 0, "stderr": "ValueError: broken"})()
+
+    monkeypatch.setattr(instructor, "nbgrader", fake_nbgrader)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    report = instructor.autograde(tmp_path, lesson, jobs=2)
+    assert most == 2 and sorted(graded) == students, (most, graded)
+    assert report.graded == ["s0", "s1", "s2", "s4"] and report.problems == {"s3": "nbgrader failed: ValueError: broken"}
+    with pytest.raises(ValueError, match="--jobs 1 or more"):
+        instructor.autograde(tmp_path, lesson, jobs=0)

@@ -3,6 +3,7 @@
     python -m course_utils.tools.benchmark sft                  # lesson 08's LoRA/QLoRA SFT and the alternatives
     python -m course_utils.tools.benchmark sft --profile gpu --steps 20
     python -m course_utils.tools.benchmark learning-rates       # the course's learning rates, chosen on validation
+    python -m course_utils.tools.benchmark grading              # autograde throughput for --jobs 1, 2 and 4
 
 ``sft`` trains the bundled instruct LLM with TRL's ``SFTTrainer`` on the lesson's data for a few steps per
 variant, each variant in its own process (so its peak RSS is its own), and writes ``sft.md`` and ``sft.json``
@@ -18,6 +19,12 @@ writes ``learning_rates.md`` and ``.json``. The rule: the smallest rate within t
 (one seed cannot rank rates closer than that; the smaller is the safer default). The constants in
 ``course_utils.recipes`` and lesson 01 are the rates it chose under the cpu profile (their comments quote it).
 Rates already in ``learning_rates.json`` for the same model are reused: delete it to measure all again.
+
+``grading`` grades a class of ``--submissions`` copies of one lesson (04_lora by default; the solution and the
+untouched notebook in turn, so every grade is known: full marks and zero) with ``autograde --jobs N`` for each N,
+``--repeats`` times, each time in a fresh copy of the course, and writes ``grading.md`` and ``.json`` to
+``runs/benchmark/grading/``: wall time, submissions per minute, whether every grade is right, and whether every
+run's grades (each test cell's score, for every submission) are identical to the first's.
 """
 
 from __future__ import annotations
@@ -25,12 +32,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from ..layout import find_root
+from ..layout import RELEASE_DIR, SOURCE_DIR, check_lessons, find_root, solution_notebook, student_notebook
 
 # The lesson's settings (solutions/08_instruction_tuning, sections 3-6; None: the profile's), then one change each.
 LESSON_SFT = {"quantised": False, "lora_dropout": 0.0, "activation_checkpointing": None, "micro_batch": None}
@@ -260,23 +269,101 @@ def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Pa
     return out / "learning_rates.md"
 
 
+def _grades(root: Path, lesson: str) -> tuple[dict[str, dict[str, float]], float]:
+    """Every test cell's score for every submission of ``lesson`` in the gradebook (student -> grade id -> score),
+    and the lesson's full marks."""
+    from nbgrader.api import Gradebook
+
+    from .instructor import gradebook_url
+
+    with Gradebook(gradebook_url(root)) as gradebook:
+        return ({submission.student.id: {grade.name: grade.score for notebook in submission.notebooks for grade in notebook.grades}
+                 for submission in gradebook.assignment_submissions(lesson)}, gradebook.find_assignment(lesson).max_score)
+
+
+def benchmark_grading(root: Path, lesson: str, submissions: int, jobs: list[int], repeats: int, sandbox: bool,
+                      out: Path) -> Path:
+    from . import instructor
+
+    check_lessons(root, [lesson])
+    rows, first = [], None
+    with tempfile.TemporaryDirectory(prefix="course-grading-benchmark-") as scratch:
+        released = Path(scratch, "released")
+        released.mkdir()
+        shutil.copy(root / "nbgrader_config.py", released)
+        for folder in (SOURCE_DIR, RELEASE_DIR):
+            shutil.copytree(root / folder, released / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "runs"))
+        instructor.release(released, [lesson])
+        notebooks = {"full marks": solution_notebook(released, lesson), "zero": student_notebook(released, lesson)}
+        for repeat in range(repeats):
+            for n in jobs:
+                course = shutil.copytree(released, Path(scratch, f"jobs-{n}-repeat-{repeat}"))
+                expected = {}
+                for i in range(submissions):
+                    kind = list(notebooks)[i % 2]
+                    student = f"student{i:03d}"
+                    (course / "submitted" / student / lesson).mkdir(parents=True)
+                    shutil.copy(notebooks[kind], course / "submitted" / student / lesson / f"{lesson}.ipynb")
+                    expected[student] = kind
+                print(f"jobs {n}, repeat {repeat + 1} of {repeats} ...", flush=True)
+                start = time.perf_counter()
+                report = instructor.autograde(course, lesson, sandbox=sandbox, jobs=n)
+                seconds = time.perf_counter() - start
+                grades, full_marks = _grades(course, lesson)
+                first = first or grades
+                right = len(report.graded) == submissions and all(
+                    sum(grades.get(student, {}).values()) == (full_marks if kind == "full marks" else 0)
+                    for student, kind in expected.items())
+                rows.append({"jobs": n, "repeat": repeat + 1, "submissions": submissions, "graded": len(report.graded),
+                             "seconds": round(seconds, 1), "per_minute": round(60 * submissions / seconds, 1),
+                             "grades_right": right, "identical_to_first": grades == first, "problems": report.problems})
+                print(f"  {rows[-1]}", flush=True)
+                shutil.rmtree(course)
+    threads = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}" if os.environ.get("OMP_NUM_THREADS") else "torch's default"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "grading.json").write_text(json.dumps({"lesson": lesson, "sandbox": sandbox, "cores": os.cpu_count(),
+                                                  "threads_per_kernel": threads, "runs": rows}, indent=2))
+    lines = [f"# Autograding throughput: {lesson}, {submissions} submissions, {'sandboxed' if sandbox else 'not sandboxed'}, "
+             f"{os.cpu_count()} CPU cores", "", f"Threads per kernel: {threads}.", "",
+             "| --jobs | repeat | graded | wall s | submissions per minute | every grade right | grades identical to the first run |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['jobs']} | {r['repeat']} | {r['graded']} of {r['submissions']} | {r['seconds']:.1f} | {r['per_minute']:.1f} | "
+              f"{'yes' if r['grades_right'] else 'NO'} | {'yes' if r['identical_to_first'] else 'NO'} |" for r in rows]
+    (out / "grading.md").write_text("\n".join(lines) + "\n")
+    return out / "grading.md"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.tools.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("sft", "sft-variant", "learning-rates"))
+    parser.add_argument("what", choices=("sft", "sft-variant", "learning-rates", "grading"))
     parser.add_argument("settings", nargs="?", help="sft-variant only: one variant's settings as JSON")
     parser.add_argument("--profile", default="cpu", choices=("tiny", "cpu", "gpu"))
     parser.add_argument("--steps", type=int, default=6, help="optimiser steps per variant (the first is left out)")
     parser.add_argument("--only", default="", help="learning-rates only: train the recipes whose name contains this "
                                                    "text (the table keeps the rows measured before for the others)")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: runs/benchmark/<profile>)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: runs/benchmark/<profile>; grading: runs/benchmark/grading)")
+    parser.add_argument("--lesson", default="04_lora", help="grading only: the lesson graded")
+    parser.add_argument("--submissions", type=int, default=8, help="grading only: submissions per run")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4], help="grading only: --jobs settings to time")
+    parser.add_argument("--repeats", type=int, default=3, help="grading only: runs per --jobs setting")
+    parser.add_argument("--sandbox", action="store_true", help="grading only: grade sandboxed (needs bubblewrap)")
     args = parser.parse_args(argv)
     if args.steps < 2:
         parser.error("--steps must be at least 2: the first step warms up and is left out")
     if args.what == "sft-variant":
         print(json.dumps(run_sft_variant(json.loads(args.settings), args.profile, args.steps)))
         return 0
-    out = (args.out or find_root() / "runs" / "benchmark" / args.profile).resolve()
+    root = find_root()
+    if args.what == "grading":
+        if args.submissions < 2 or min(args.jobs) < 1:
+            parser.error("grade at least 2 submissions (one full marks, one zero) with --jobs of 1 or more")
+        out = (args.out or root / "runs" / "benchmark" / "grading").resolve()
+        table = benchmark_grading(root, args.lesson, args.submissions, args.jobs, args.repeats, args.sandbox, out)
+        print(f"\n{table.read_text()}\ntable: {table}")
+        return 0 if all(r["grades_right"] and r["identical_to_first"] for r in json.loads((out / "grading.json").read_text())["runs"]) else 1
+    out = (args.out or root / "runs" / "benchmark" / args.profile).resolve()
     if args.what == "learning-rates":
         table = benchmark_learning_rates(args.profile, out, args.only)
     else:

@@ -2,7 +2,7 @@
 
     python -m course_utils.tools.instructor release [LESSON ...]      # regenerate course/ from solutions/
     python -m course_utils.tools.instructor collect LESSON            # LMS zip files in downloaded/LESSON/archive/
-    python -m course_utils.tools.instructor autograde LESSON [--student ID] [--sandbox] [--timeout S]
+    python -m course_utils.tools.instructor autograde LESSON [--student ID] [--sandbox] [--timeout S] [--jobs N]
     python -m course_utils.tools.instructor feedback LESSON [--student ID]
     python -m course_utils.tools.instructor export [--to grades.csv]
     python -m course_utils.tools.instructor validate NOTEBOOK.ipynb
@@ -24,6 +24,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,37 +125,56 @@ def submission_problem(root: Path, lesson: str, student: str) -> str | None:
     return None
 
 
+def gradebook_url(root: Path) -> str:
+    """The gradebook's SQLAlchemy URL. Parallel graders write to it one at a time: SQLite locks the file for each
+    write, and the timeout lets a writer wait its turn (up to two minutes) instead of failing at once."""
+    return f"sqlite:///{root / 'gradebook.db'}?timeout=120"
+
+
 def autograde(root: Path, lesson: str, student: str | None = None, sandbox: bool = False,
-              timeout: int | None = None) -> GradingReport:
+              timeout: int | None = None, jobs: int = 1) -> GradingReport:
     """Autograde ``submitted/*/LESSON`` (or one student's) into ``autograded/`` and the gradebook.
 
-    Each submission is graded on its own, so a broken one is reported and does not stop the others.
-    ``timeout`` overrides the per-cell limit (seconds); ``sandbox`` runs student code in bubblewrap.
+    Each submission is graded by its own nbgrader run, so a broken one is reported and does not stop the others;
+    ``jobs`` runs that many at once (each needs a CPU core and the lesson's memory), their kernels sharing the
+    cores (``OMP_NUM_THREADS`` = cores // jobs, unless it is set). ``timeout`` overrides the
+    per-cell limit (seconds); ``sandbox`` runs student code in bubblewrap.
     """
     check_lessons(root, [lesson])
+    if jobs < 1:
+        raise ValueError(f"jobs={jobs}: grade at least one submission at a time (--jobs 1 or more)")
     students = [student] if student else sorted(p.parent.name for p in (root / "submitted").glob(f"*/{lesson}"))
-    options = [f"--Execute.timeout={timeout}"] if timeout else []
+    options = [f"--CourseDirectory.db_url={gradebook_url(root)}", *([f"--Execute.timeout={timeout}"] if timeout else [])]
     env = nbgrader_env()
-    report = GradingReport()
+    if jobs > 1 and "OMP_NUM_THREADS" not in env:  # N kernels with a thread per core each would fight for the cores
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    report, gradable = GradingReport(), []
+    for name in students:
+        if removed := contain_submission(root, lesson, name):
+            report.removed[name] = removed
+        if problem := submission_problem(root, lesson, name):
+            report.problems[name] = problem
+        else:
+            gradable.append(name)
     with tempfile.TemporaryDirectory(prefix="course-grading-") as scratch:
         if sandbox:
             write_kernelspec(root, Path(scratch, "jupyter"))
             env = {**env, "JUPYTER_PATH": os.pathsep.join(filter(None, [str(Path(scratch, "jupyter")), env.get("JUPYTER_PATH")]))}
             # The connection file and Unix sockets (the sandbox has no network) in the kernel's own runtime folder.
             options += [f"--Execute.kernel_name={KERNEL_NAME}", "--KernelManager.transport=ipc"]
-        for number, name in enumerate(students):
-            if removed := contain_submission(root, lesson, name):
-                report.removed[name] = removed
-            problem = submission_problem(root, lesson, name)
-            if problem is None:
-                kernel_env, kernel_options = _own_folders(Path(scratch), number, env, options) if sandbox else (env, options)
-                result = nbgrader(root, "autograde", lesson, "--student", name, *kernel_options, check=False, env=kernel_env)
-                if result.returncode != 0:
-                    problem = "nbgrader failed: " + _cause(result.stderr, Path(kernel_env.get(SANDBOX_LOG_ENV, "")))
-            if problem:
-                report.problems[name] = problem
-            else:
-                report.graded.append(name)
+
+        def grade(number: int, name: str) -> str | None:
+            kernel_env, kernel_options = _own_folders(Path(scratch), number, env, options) if sandbox else (env, options)
+            result = nbgrader(root, "autograde", lesson, "--student", name, *kernel_options, check=False, env=kernel_env)
+            return None if result.returncode == 0 else _cause(result.stderr, Path(kernel_env.get(SANDBOX_LOG_ENV, "")))
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            causes = list(pool.map(grade, range(len(gradable)), gradable))
+    for name, cause in zip(gradable, causes):
+        if cause:
+            report.problems[name] = "nbgrader failed: " + cause
+        else:
+            report.graded.append(name)
     return report
 
 
@@ -254,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "autograde":
             p.add_argument("--sandbox", action="store_true", help="run student code in bubblewrap (no files, no network)")
             p.add_argument("--timeout", type=int, help="seconds per cell (default: nbgrader_config.py's 120)")
+            p.add_argument("--jobs", type=int, default=1,
+                           help="submissions graded at once (default 1; up to one per CPU core, memory allowing)")
     sub.add_parser("collect", help="LMS zip files -> submitted/").add_argument("lesson")
     sub.add_parser("export", help="grades to CSV").add_argument("--to", type=Path, default=Path("grades.csv"))
     sub.add_parser("validate", help="run a notebook's tests").add_argument("notebook", type=Path)
@@ -274,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "collect":
         print("collected:", ", ".join(collect(root, args.lesson)) or "nobody")
     elif args.command == "autograde":
-        report = autograde(root, args.lesson, args.student, sandbox=args.sandbox, timeout=args.timeout)
+        report = autograde(root, args.lesson, args.student, sandbox=args.sandbox, timeout=args.timeout, jobs=args.jobs)
         print(report.summary())
         return 1 if report.problems else 0
     elif args.command == "feedback":
