@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--sandbox", action="store_true", help="run student code in bubblewrap (no files, no network)")
             p.add_argument("--timeout", type=int, help="seconds per cell (default: nbgrader_config.py's 120)")
             p.add_argument("--jobs", type=int, default=1,
-                           help="submissions graded at once (default 1; up to one per CPU core, memory allowing)")
+                           help="submissions graded at once (default 1; at most one per free CPU core, memory allowing)")
     sub.add_parser("collect", help="LMS zip files -> submitted/").add_argument("lesson")
     sub.add_parser("export", help="grades to CSV").add_argument("--to", type=Path, default=Path("grades.csv"))
     sub.add_parser("validate", help="run a notebook's tests").add_argument("notebook", type=Path)
