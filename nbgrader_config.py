@@ -23,6 +23,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Grading: a stuck cell costs only that cell; a deleted or edited test cell is restored from the gradebook.
 c.Execute.timeout = 120
+# After the interrupt that ends a stuck cell, time for the kernel to finish its output: nbclient waits 4 s, too
+# little for a sandboxed kernel on busy cores (the submission is then left ungraded).
+c.Execute.iopub_timeout = 30
 c.Execute.kernel_name = "python3"
 c.OverwriteCells.add_missing_cells = True
 
