@@ -7,8 +7,10 @@ PATH on which nbgrader finds ``alembic``); see the instructor guide, solutions/R
 import os
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades
 
+from course_utils.tools.execute import GradingExecute
 from course_utils.tools.feedback import HideHiddenTests
 
 c = get_config()  # noqa: F821 - injected by nbgrader
@@ -27,6 +29,10 @@ c.Execute.timeout = 120
 # little for a sandboxed kernel on busy cores (the submission is then left ungraded).
 c.Execute.iopub_timeout = 30
 c.Execute.kernel_name = "python3"
+# An answer that ignores the interrupt, or kills its kernel, costs its cell: the kernel restarts and grading goes on;
+# and the report flags kernels whose cell-running machinery changed (course_utils/tools/execute.py).
+c.Autograde.autograde_preprocessors = [GradingExecute if step is Execute else step
+                                       for step in Autograde.class_traits()["autograde_preprocessors"].default()]
 c.OverwriteCells.add_missing_cells = True
 
 # Feedback shows the student's notebook with scores; hidden test code stays hidden, tracebacks included.

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.layout import RELEASE_DIR, SOURCE_DIR, lesson_ids
+from course_utils.layout import RELEASE_DIR, lesson_ids
 from course_utils.lock import canonical
 
 ROOT = Path(__file__).resolve().parent.parent
+# Grade sandboxed where bubblewrap is installed (CI sets COURSE_REQUIRE_SANDBOX: a missing bwrap fails there).
+SANDBOX = shutil.which("bwrap") is not None or bool(os.environ.get("COURSE_REQUIRE_SANDBOX"))
 LESSONS = lesson_ids(ROOT)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -32,22 +34,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         shutil.rmtree(os.environ["COURSE_CACHE_DIR"], ignore_errors=True)
 
 
-def scratch_course(root: Path) -> Path:
-    """A course root (config, solutions/, course/) copied from the checkout, so nbgrader never touches the checkout."""
-    root.mkdir(parents=True)
-    shutil.copy(ROOT / "nbgrader_config.py", root)
-    for folder in (SOURCE_DIR, RELEASE_DIR):
-        shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    return root
-
-
 @pytest.fixture(scope="module")
 def release_once(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """``release_once(lesson)``: the test module's scratch course root, in which ``lesson`` has been generated afresh
     from solutions/ (``course/LESSON`` removed, then ``nbgrader generate_assignment``) once, however many tests ask."""
     from course_utils.tools import instructor
 
-    root = scratch_course(tmp_path_factory.mktemp("released") / "course_root")
+    root = instructor.copy_course(ROOT, tmp_path_factory.mktemp("released") / "course_root")
     released: set[str] = set()
 
     def release(lesson: str) -> Path:

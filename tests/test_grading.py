@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, once_per_run
+from conftest import ROOT, SANDBOX, once_per_run
 from course_utils.layout import solution_notebook, student_notebook
 from course_utils.tools import instructor
 from test_lessons import _answered
 
 pytestmark = pytest.mark.notebook
 LESSON = "00_setup"
-FIRST, SECOND = "bytes_per_param_answer", "model_memory_answer"
+FIRST, SECOND, THIRD = "bytes_per_param_answer", "model_memory_answer", "parameter_bytes_answer"
 FULL = 6.0
 
 
@@ -239,20 +239,28 @@ def test_a_hidden_test_failure_costs_its_points_and_shows_its_message_not_its_co
     assert not leaked, f"the feedback shows hidden test code: {leaked}"
 
 
-SANDBOX = shutil.which("bwrap") is not None or bool(os.environ.get("COURSE_REQUIRE_SANDBOX"))
 NEEDS_BWRAP = pytest.mark.skipif(not SANDBOX, reason="bubblewrap is not installed (apt-get install bubblewrap); CI requires it")
+
+
+IGNORES_INTERRUPTS = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"
 
 
 @pytest.mark.parametrize("sandbox", [False, pytest.param(True, marks=NEEDS_BWRAP)], ids=["plain", "sandboxed"])
 def test_an_endless_answer_costs_only_its_exercise(released: Path, sandbox: bool):
+    """"eve" loops until interrupted; "ign" ignores the interrupt, so its kernel is restarted and the cells before
+    run again: either way the stuck exercise scores 0 and the ones after it still count."""
     from course_utils.models import verified_llm_path
 
     verified_llm_path()  # lesson 00 converts the bundled LLM on first use (~30 s): not within this test's 10 s per cell
-    looping = _with_answer(_answered_nb(released), SECOND, "import time\nwhile True:\n    time.sleep(0.1)\n")
-    _submit(released, "eve", looping)
-    report = instructor.autograde(released, LESSON, timeout=10, sandbox=sandbox)
-    assert report.graded == ["eve"], report.summary()
-    assert _scores(released) == {"eve": FULL - 2}, "the timed-out exercise scores 0, the others still count"
+    _submit(released, "eve", _with_answer(_answered_nb(released), SECOND, "import time\nwhile True:\n    time.sleep(0.1)\n"))
+    _submit(released, "ign", _with_answer(_answered_nb(released), SECOND, IGNORES_INTERRUPTS))
+    report = instructor.autograde(released, LESSON, timeout=10, sandbox=sandbox, jobs=2)
+    assert report.graded == ["eve", "ign"], report.summary()
+    assert _scores(released) == {"eve": FULL - 2, "ign": FULL - 2}, "the stuck exercise scores 0, the others still count"
+    graded = json.loads((released / "autograded" / "ign" / LESSON / f"{LESSON}.ipynb").read_text())
+    stuck = next(c for c in graded["cells"] if _nbgrader_cell(c).get("grade_id") == SECOND)
+    assert "ignored the interrupt" in stuck["outputs"][-1]["evalue"], stuck["outputs"]
+    assert not report.tampering, report.summary()
 
 
 def test_partial_credit_within_an_exercise_with_several_test_cells(released_copy):
@@ -272,23 +280,6 @@ def test_partial_credit_within_an_exercise_with_several_test_cells(released_copy
     with Gradebook(instructor.gradebook_url(course_copy)) as gradebook:
         grades = {g.name: g.score for g in gradebook.find_submission_notebook(lesson, lesson, "kim").grades}
     assert grades["lora_linear_test"] == 4 and grades["lora_merge_test"] == 0, grades
-
-
-@NEEDS_BWRAP
-def test_sandbox_shows_the_converted_llm_read_only_where_the_kernel_looks(tmp_path, monkeypatch):
-    from course_utils import models
-    from course_utils.tools import sandbox
-
-    converted = tmp_path / "instructor-cache" / "models" / "SmolLM2-converted"
-    converted.mkdir(parents=True)
-    monkeypatch.setattr(models, "converted_llm_dir", lambda: converted)
-    launcher = (sandbox.write_kernelspec(tmp_path, tmp_path / "spec") / "sandboxed_kernel.sh").read_text()
-    assert str(converted) not in launcher, "not converted yet: nothing to show, the kernel converts it itself"
-    (converted / "model.safetensors").write_bytes(b"weights")
-    launcher = (sandbox.write_kernelspec(tmp_path, tmp_path / "spec") / "sandboxed_kernel.sh").read_text()
-    inside = f"{sandbox.SANDBOX_HOME}/.cache/fine-tuning-course/models/{converted.name}"
-    assert f'--ro-bind "{converted}" "{inside}"' in launcher and "--clearenv" in launcher
-    assert "COURSE_CACHE_DIR" not in launcher, "the kernel's cache is its own HOME's, where the LLM is shown"
 
 
 def _hidden_code(root: Path) -> list[str]:
@@ -314,7 +305,13 @@ try:
 except Exception as error:
     found["network"] = "blocked: " + type(error).__name__
 found["environment"] = "READ" if os.environ.get("COURSE_TEST_SECRET") else "blocked: not set"
+try:
+    pathlib.Path("ELSEWHERE").read_text()  # outside the course root: another copy of it, the instructor's home
+    found["elsewhere"] = "READ"
+except Exception as error:
+    found["elsewhere"] = "blocked: " + type(error).__name__
 print("ATTACK " + json.dumps(found))
+print("THREADS " + str(os.environ.get("OMP_NUM_THREADS")))
 '''
 PLANT = '''
 from ipykernel import get_connection_file
@@ -326,13 +323,36 @@ os.symlink("ROOT/gradebook.db", "gradebook_link")                 # copied into 
 '''
 
 
-def _attacking(root: Path, port: int) -> dict:
+def _attacking(root: Path, port: int, elsewhere: Path) -> dict:
     """The right answers, and after the first one an attack: read the answers, the gradebook, a local service and
     the grader's environment; plant a FIFO where the launcher logs, a file and a link where nbgrader grades."""
     notebook = _answered_nb(root)
     answer = next(c for c in notebook["cells"] if _nbgrader_cell(c).get("grade_id") == FIRST)
-    code = (MALICIOUS + PLANT).replace("ROOT", str(root)).replace("PORT", str(port))
+    code = (MALICIOUS + PLANT).replace("ROOT", str(root)).replace("PORT", str(port)).replace("ELSEWHERE", str(elsewhere))
     return _with_answer(notebook, FIRST, answer["source"] + "\n" + code)
+
+
+# Over the limits: the first answer asks for 20 GiB of memory, the second writes a file larger than the disk.
+HOG_LIMITS = instructor.Limits(disk_gb=0.25)
+HOGGING = {FIRST: "hog = bytearray(20 * 2**30)\n", SECOND: 'open("big.bin", "wb").write(bytes(300 * 2**20))\n'}
+# A wrong answer to the third exercise, and an input transformer that turns every later test cell into `pass`.
+SKIP_TESTS = """get_ipython().input_transformers_post.append(
+    lambda lines: ["pass\\n"] if any("assert" in line or "Error(" in line for line in lines) else lines)
+"""
+
+
+def _over_limits(root: Path) -> dict:
+    notebook = _answered_nb(root)
+    for grade_id, code in HOGGING.items():
+        answer = next(c for c in notebook["cells"] if _nbgrader_cell(c).get("grade_id") == grade_id)
+        _with_answer(notebook, grade_id, code + answer["source"])
+    return notebook
+
+
+def _tampering(root: Path) -> dict:
+    notebook = _answered_nb(root, wrong=THIRD)
+    answer = next(c for c in notebook["cells"] if _nbgrader_cell(c).get("grade_id") == FIRST)
+    return _with_answer(notebook, FIRST, answer["source"] + "\n" + SKIP_TESTS)
 
 
 def _link_to_the_answers(folder: Path, root: Path) -> None:
@@ -350,12 +370,15 @@ def _grade_a_hostile_class(folder: Path, release_once) -> dict:
         port = listener.getsockname()[1]
         patch.setenv("COURSE_TEST_SECRET", "an API key in the grader's environment")
         patch.setenv("JUPYTER_RUNTIME_DIR", str(folder / "runtime"))  # an unsandboxed kernel plants its FIFO here
+        elsewhere = folder / "instructor_home" / "api_key.txt"
+        elsewhere.parent.mkdir(parents=True)
+        elsewhere.write_text("outside the course root")
         bare = shutil.copytree(release_once(LESSON), folder / "bare" / "course_root", symlinks=True)
-        _link_to_the_answers(_submit(bare, "raw", _attacking(bare, port)).parent, bare)
+        _link_to_the_answers(_submit(bare, "raw", _attacking(bare, port, elsewhere)).parent, bare)
         instructor.nbgrader(bare, "autograde", LESSON, "--student", "raw", check=False)
 
         root = shutil.copytree(release_once(LESSON), folder / "defended" / "course_root", symlinks=True)
-        _submit(root, "aaa", _attacking(root, port))
+        _submit(root, "aaa", _attacking(root, port, elsewhere))
         _submit(root, "bob", _answered_nb(root))
         links = _submit(root, "lnk", _answered_nb(root)).parent
         _link_to_the_answers(links, root)
@@ -364,7 +387,9 @@ def _grade_a_hostile_class(folder: Path, release_once) -> dict:
         prying["cells"].append({"cell_type": "code", "execution_count": None, "id": "print-history", "metadata": {},
                                 "outputs": [], "source": 'print("\\n".join(In))'})
         _submit(root, "pry", prying)
-        report = instructor.autograde(root, LESSON, sandbox=SANDBOX, jobs=2)
+        _submit(root, "hog", _over_limits(root))
+        _submit(root, "tam", _tampering(root))
+        report = instructor.autograde(root, LESSON, sandbox=SANDBOX, jobs=2, limits=HOG_LIMITS)
         instructor.feedback(root, LESSON)
     return {"bare": str(bare), "root": str(root), "report": asdict(report)}
 
@@ -387,7 +412,7 @@ def test_without_the_defences_a_hostile_submission_gets_what_it_wants(hostile_cl
     """What the defences below must stop, shown working against nbgrader alone."""
     bare = Path(hostile_class["bare"])
     assert _attack_found(bare, "raw") == {"solutions": "READ", "gradebook": "READ", "network": "CONNECTED",
-                                          "environment": "READ"}
+                                          "environment": "READ", "elsewhere": "READ"}
     graded = bare / "autograded" / "raw" / LESSON
     assert "### BEGIN SOLUTION" in (graded / "solution.txt").read_text(), \
         "nbgrader copies the solution notebook a link points at into the graded folder (and on into feedback)"
@@ -399,7 +424,33 @@ def test_sandbox_blocks_a_malicious_submission(hostile_class):
     root = Path(hostile_class["root"])
     found = _attack_found(root, "aaa")
     assert all(v.startswith("blocked") for v in found.values()), f"the sandbox let something through: {found}"
-    assert _scores(root) == {"aaa": FULL, "bob": FULL, "lnk": FULL, "pry": FULL}, "sandboxed grading still grades"
+    assert {student: score for student, score in _scores(root).items() if student not in ("hog", "tam")} == \
+        {"aaa": FULL, "bob": FULL, "lnk": FULL, "pry": FULL}, "sandboxed grading still grades"
+    threads = re.search(r"THREADS (\S+)", _outputs(root, "aaa")).group(1)
+    assert threads == os.environ.get("OMP_NUM_THREADS", str(max(1, os.cpu_count() // 2))), \
+        "two kernels at once: each sees the thread count autograde chose (or the grader's own)"
+
+
+@NEEDS_BWRAP
+def test_a_submission_over_the_limits_loses_those_exercises_and_the_report_says_which(hostile_class):
+    """20 GiB of memory and a file over the disk's size: both fail in the kernel, the others still score."""
+    root, report = Path(hostile_class["root"]), instructor.GradingReport(**hostile_class["report"])
+    assert _scores(root)["hog"] == FULL - 4, "the two exercises over the limits score 0, the third full"
+    memory, disk = report.limits["hog"]
+    assert memory.startswith(f"exceeded {HOG_LIMITS.memory_gb:g} GB of memory in {FIRST} (MemoryError"), memory
+    assert re.match(rf"exceeded 0.25 GB of disk in {SECOND} \(OSError: \[Errno \d+\] (File too large|No space left on device)\)",
+                    disk), disk
+    assert f"hog: {memory}" in report.summary()
+    assert set(report.limits) == {"hog"}, report.limits
+
+
+def test_a_kernel_that_skips_the_tests_is_flagged_for_review(hostile_class):
+    """An input transformer that turns the tests into `pass` earns full marks for a wrong answer (the kernel runs
+    the student's code); the report names the change, and flags no honest kernel."""
+    root, report = Path(hostile_class["root"]), instructor.GradingReport(**hostile_class["report"])
+    assert _scores(root)["tam"] == FULL, "the tampering works: that is why it is flagged"
+    assert report.tampering == {"tam": ["changed input transformers: __main__.<lambda>"]}, report.tampering
+    assert "tam: review in formgrader, the kernel changed input transformers" in report.summary()
 
 
 @NEEDS_BWRAP
@@ -407,7 +458,7 @@ def test_a_sandboxed_kernel_leaves_nothing_for_nbgrader_or_the_next_kernel(hosti
     """Sandboxed, a kernel works in a private copy of its folder and a runtime folder of its own: the files it
     plants stay there, and the FIFO it plants where its log and sockets live does not stop the next kernel."""
     root = Path(hostile_class["root"])
-    assert hostile_class["report"]["graded"] == ["aaa", "bob", "lnk", "pry"], hostile_class["report"]
+    assert hostile_class["report"]["graded"] == ["aaa", "bob", "hog", "lnk", "pry", "tam"], hostile_class["report"]
     assert _left_behind(root, "aaa") == [], "the sandboxed kernel's files stay in its private copy"
 
 

@@ -108,3 +108,86 @@ def test_autograde_runs_as_many_graders_at_once_as_jobs_and_grades_each_submissi
     assert report.graded == ["s0", "s1", "s2", "s4"] and report.problems == {"s3": "nbgrader failed: ValueError: broken"}
     with pytest.raises(ValueError, match="--jobs 1 or more"):
         instructor.autograde(tmp_path, lesson, jobs=0)
+
+
+def _mounts(argv: list[str]) -> dict[str, str]:
+    """bwrap's mounts (destination -> source or kind) and its environment, from its command line."""
+    mounts, i = {}, 0
+    while i < len(argv):
+        if argv[i] in ("--ro-bind", "--ro-bind-try", "--bind", "--symlink"):
+            mounts[argv[i + 2]], i = (argv[i], argv[i + 1]), i + 3
+        elif argv[i] == "--setenv":
+            mounts[argv[i + 1]], i = (argv[i], argv[i + 2]), i + 3
+        elif argv[i] in ("--tmpfs", "--dir", "--dev", "--proc"):
+            mounts[argv[i + 1]], i = (argv[i], None), i + 2
+        else:
+            i += 1
+    return mounts
+
+
+def test_the_sandbox_shows_only_what_the_kernel_needs_and_passes_the_environment_it_starts_in(tmp_path, monkeypatch):
+    from course_utils import models
+    from course_utils.tools import sandbox
+
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: "/usr/bin/bwrap")
+    converted = tmp_path / "instructor-cache" / "models" / "SmolLM2-converted"
+    converted.mkdir(parents=True)
+    monkeypatch.setattr(models, "converted_llm_dir", lambda: converted)
+    assert sandbox.kernel_config()["converted_llm"] is None, "not converted yet: nothing to show, the kernel converts it"
+    (converted / "model.safetensors").write_bytes(b"weights")
+    config = sandbox.kernel_config(sandbox.Limits(disk_gb=0.5))
+    course = tmp_path / "course"
+    folder, runtime = course / "autograded" / "ada" / "04_lora", tmp_path / "grading" / "runtime" / "0"
+    environ = {"PATH": "/usr/bin", "OMP_NUM_THREADS": "3", "OPENAI_API_KEY": "secret", "HOME": "/home/instructor"}
+    argv = sandbox.bwrap_argv(config, str(runtime / "kernel.json"), str(folder), environ)
+    mounts = _mounts(argv)
+    shown = {dest: source for dest, (kind, source) in mounts.items() if kind in ("--ro-bind", "--ro-bind-try", "--bind")}
+    system = {path: path for path in sandbox.SYSTEM_PATHS if Path(path).is_dir() and not Path(path).is_symlink()}
+    assert shown == {**system, "/sys/devices/system/cpu": "/sys/devices/system/cpu", **{p: p for p in config["shown"]},
+                     f"{sandbox.SANDBOX_HOME}/.cache/fine-tuning-course/models/{converted.name}": str(converted),
+                     str(runtime): str(runtime), sandbox.SUBMITTED_VIEW: str(folder)}, \
+        "the kernel sees the system, its Python, venv and package, the LLM, its runtime folder and its notebook's folder"
+    private = next(i for i in range(len(argv) - 1) if argv[i:i + 2] == ["--tmpfs", str(folder)])
+    assert mounts[str(folder)] == ("--tmpfs", None) and argv[private - 2:private] == ["--size", str(2 ** 29)], \
+        "the kernel's working folder is a private copy, capped at --disk-gb"
+    env = {dest: source for dest, (kind, source) in mounts.items() if kind == "--setenv"}
+    assert env == {"PATH": "/usr/bin", "OMP_NUM_THREADS": "3", "HOME": sandbox.SANDBOX_HOME,
+                   "MPLCONFIGDIR": sandbox.SANDBOX_HOME}, "the grader's environment when the kernel starts, allowed names only"
+    assert "--clearenv" in argv and "--unshare-net" in argv
+
+
+def test_a_submission_over_its_wall_time_is_stopped_with_everything_it_started(tmp_path):
+    """A fake nbgrader that starts a child and hangs: both are killed at the timeout, and the result says why."""
+    import time
+
+    fake = tmp_path / "fake" / "nbgrader"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    child_pid = tmp_path / "child.pid"
+    (fake / "__main__.py").write_text(
+        "import pathlib, subprocess, time\n"
+        f"pathlib.Path({str(child_pid)!r}).write_text(str(subprocess.Popen(['sleep', '60']).pid))\n"
+        "time.sleep(60)\n")
+    began = time.monotonic()
+    result = instructor.nbgrader(tmp_path, "autograde", "04_lora", check=False,
+                                 env={**os.environ, "PYTHONPATH": str(fake.parent)}, timeout=2)
+    assert time.monotonic() - began < 20 and result.returncode == -9, result
+    assert "WallTimeError: stopped after" in result.stderr and instructor._cause(result.stderr, Path("no-log")).startswith("WallTimeError")
+    time.sleep(0.2)
+    assert not Path(f"/proc/{child_pid.read_text()}").exists() or \
+        Path(f"/proc/{child_pid.read_text()}/stat").read_text().split()[2] == "Z", "what it started is stopped too"
+
+
+def test_tamper_signs_name_what_changed_and_ignore_the_lessons_libraries():
+    from course_utils.tools.execute import tamper_signs
+
+    before = {"input transformers": ["IPython.core.inputtransformer2.leading_empty_lines"], "event hooks": [],
+              "builtins": ["builtins.AssertionError"]}
+    after = {"input transformers": ["IPython.core.inputtransformer2.leading_empty_lines", "__main__.strip"],
+             "event hooks": ["post_execute: matplotlib.pyplot._draw_all_if_interactive", "pre_run_cell: __main__.hook"],
+             "builtins": ["__main__.FakeError"]}
+    assert tamper_signs(before, before) == []
+    assert tamper_signs(before, after) == ["changed input transformers: __main__.strip",
+                                           "changed event hooks: pre_run_cell: __main__.hook",
+                                           "changed builtins: __main__.FakeError"]
+    assert tamper_signs(before, None) == ["the kernel did not answer the check of its cell-running machinery"]

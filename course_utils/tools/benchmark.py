@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..layout import RELEASE_DIR, SOURCE_DIR, check_lessons, find_root, solution_notebook, student_notebook
+from ..layout import check_lessons, find_root, solution_notebook, student_notebook
 
 # The lesson's settings (solutions/08_instruction_tuning, sections 3-6; None: the profile's), then one change each.
 LESSON_SFT = {"quantised": False, "lora_dropout": 0.0, "activation_checkpointing": None, "micro_batch": None}
@@ -282,17 +282,15 @@ def _grades(root: Path, lesson: str) -> tuple[dict[str, dict[str, float]], float
 
 
 def benchmark_grading(root: Path, lesson: str, submissions: int, jobs: list[int], repeats: int, sandbox: bool,
-                      out: Path) -> Path:
+                      out: Path) -> list[dict]:
+    """Grade the class for each ``jobs`` setting ``repeats`` times; write ``grading.md``/``.json`` to ``out``, return
+    the runs (one row each)."""
     from . import instructor
 
     check_lessons(root, [lesson])
     rows, first = [], None
     with tempfile.TemporaryDirectory(prefix="course-grading-benchmark-") as scratch:
-        released = Path(scratch, "released")
-        released.mkdir()
-        shutil.copy(root / "nbgrader_config.py", released)
-        for folder in (SOURCE_DIR, RELEASE_DIR):
-            shutil.copytree(root / folder, released / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "runs"))
+        released = instructor.copy_course(root, Path(scratch, "released"))
         instructor.release(released, [lesson])
         notebooks = {"full marks": solution_notebook(released, lesson), "zero": student_notebook(released, lesson)}
         for repeat in range(repeats):
@@ -330,7 +328,7 @@ def benchmark_grading(root: Path, lesson: str, submissions: int, jobs: list[int]
     lines += [f"| {r['jobs']} | {r['repeat']} | {r['graded']} of {r['submissions']} | {r['seconds']:.1f} | {r['per_minute']:.1f} | "
               f"{'yes' if r['grades_right'] else 'NO'} | {'yes' if r['identical_to_first'] else 'NO'} |" for r in rows]
     (out / "grading.md").write_text("\n".join(lines) + "\n")
-    return out / "grading.md"
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,9 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.submissions < 2 or min(args.jobs) < 1:
             parser.error("grade at least 2 submissions (one full marks, one zero) with --jobs of 1 or more")
         out = (args.out or root / "runs" / "benchmark" / "grading").resolve()
-        table = benchmark_grading(root, args.lesson, args.submissions, args.jobs, args.repeats, args.sandbox, out)
-        print(f"\n{table.read_text()}\ntable: {table}")
-        return 0 if all(r["grades_right"] and r["identical_to_first"] for r in json.loads((out / "grading.json").read_text())["runs"]) else 1
+        rows = benchmark_grading(root, args.lesson, args.submissions, args.jobs, args.repeats, args.sandbox, out)
+        print(f"\n{(out / 'grading.md').read_text()}\ntable: {out / 'grading.md'}")
+        return 0 if all(r["grades_right"] and r["identical_to_first"] for r in rows) else 1
     out = (args.out or root / "runs" / "benchmark" / args.profile).resolve()
     if args.what == "learning-rates":
         table = benchmark_learning_rates(args.profile, out, args.only)

@@ -3,6 +3,7 @@
     python -m course_utils.tools.instructor release [LESSON ...]      # regenerate course/ from solutions/
     python -m course_utils.tools.instructor collect LESSON            # LMS zip files in downloaded/LESSON/archive/
     python -m course_utils.tools.instructor autograde LESSON [--student ID] [--sandbox] [--timeout S] [--jobs N]
+                                                      [--memory-gb G] [--disk-gb G] [--processes N] [--wall-minutes M]
     python -m course_utils.tools.instructor feedback LESSON [--student ID]
     python -m course_utils.tools.instructor export [--to grades.csv]
     python -m course_utils.tools.instructor validate NOTEBOOK.ipynb
@@ -17,9 +18,11 @@ graded tests hold under every profile, and tiny keeps a class of hundreds fast.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -28,8 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..layout import check_lessons, find_root
-from .sandbox import KERNEL_NAME, SANDBOX_LOG_ENV, SANDBOX_WORK_ENV, write_kernelspec
+from ..layout import RELEASE_DIR, SOURCE_DIR, check_lessons, find_root
+from .sandbox import KERNEL_NAME, SANDBOX_LOG_ENV, Limits, write_kernelspec
 
 
 def nbgrader_env() -> dict[str, str]:
@@ -42,14 +45,35 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def nbgrader(root: Path, *args: str, force: bool = True, check: bool = True,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run ``nbgrader ARGS --force --CourseDirectory.root=ROOT`` from the course root (export takes no --force)."""
+def nbgrader(root: Path, *args: str, force: bool = True, check: bool = True, env: dict[str, str] | None = None,
+             timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS --force --CourseDirectory.root=ROOT`` from the course root (export takes no --force).
+
+    After ``timeout`` seconds nbgrader and everything it started in its session is killed: the result then has
+    exit code -9 and says so in its stderr."""
     cmd = [sys.executable, "-m", "nbgrader", *args, *(["--force"] if force else []), f"--CourseDirectory.root={root}"]
-    result = subprocess.run(cmd, cwd=root, env=env or nbgrader_env(), capture_output=True, text=True)
+    with subprocess.Popen(cmd, cwd=root, env=env or nbgrader_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            stderr += f"\nWallTimeError: stopped after {timeout / 60:g} minutes"
+    result = subprocess.CompletedProcess(cmd, process.returncode, stdout, stderr)
     if check and result.returncode != 0:
         raise RuntimeError(f"`nbgrader {' '.join(args)}` failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
     return result
+
+
+def copy_course(root: Path, to: Path) -> Path:
+    """A course root at ``to`` with ``root``'s configuration, solutions/ and course/ (no submissions, no gradebook):
+    a place to grade in without touching ``root``."""
+    to.mkdir(parents=True)
+    shutil.copy(root / "nbgrader_config.py", to)
+    for folder in (SOURCE_DIR, RELEASE_DIR):
+        shutil.copytree(root / folder, to / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "runs"))
+    return to
 
 
 def release(root: Path, lessons: list[str] | None = None) -> list[str]:
@@ -66,17 +90,23 @@ MAX_SUBMITTED_FILE_MB = 50
 
 @dataclass
 class GradingReport:
-    """Which submissions were graded, what was wrong with the others (student id -> problem), and what was taken
-    out of a submission before grading (student id -> what and why)."""
+    """Which submissions were graded, what was wrong with the others (student id -> problem), what was taken
+    out of a submission before grading (student id -> what and why), which limits a graded one ran into, and the
+    signs that its kernel was tampered with (:mod:`course_utils.tools.execute`)."""
 
     graded: list[str] = field(default_factory=list)
     problems: dict[str, str] = field(default_factory=dict)
     removed: dict[str, list[str]] = field(default_factory=dict)
+    limits: dict[str, list[str]] = field(default_factory=dict)
+    tampering: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self) -> str:
         lines = [f"graded {len(self.graded)} of {len(self.graded) + len(self.problems)} submissions"]
         lines += [f"  {student}: {problem}" for student, problem in sorted(self.problems.items())]
         lines += [f"  {student}: removed {', '.join(what)}" for student, what in sorted(self.removed.items())]
+        lines += [f"  {student}: {line}" for student, what in sorted(self.limits.items()) for line in what]
+        lines += [f"  {student}: review in formgrader, the kernel {line}" for student, signs in sorted(self.tampering.items())
+                  for line in signs]
         return "\n".join(lines)
 
 
@@ -132,14 +162,16 @@ def gradebook_url(root: Path) -> str:
 
 
 def autograde(root: Path, lesson: str, student: str | None = None, sandbox: bool = False,
-              timeout: int | None = None, jobs: int = 1) -> GradingReport:
+              timeout: int | None = None, jobs: int = 1, limits: Limits = Limits()) -> GradingReport:
     """Autograde ``submitted/*/LESSON`` (or one student's) into ``autograded/`` and the gradebook.
 
     Each submission is graded by its own nbgrader run, so a broken one is reported and does not stop the others;
     ``jobs`` runs that many at once (each needs a CPU core and the lesson's memory), their kernels sharing the
-    cores (``OMP_NUM_THREADS`` = cores // jobs, unless it is set). ``timeout`` overrides the
-    per-cell limit (seconds); ``sandbox`` runs student code in bubblewrap.
+    cores (``OMP_NUM_THREADS`` = cores // jobs, unless it is set). ``timeout`` overrides the per-cell limit
+    (seconds); ``sandbox`` runs student code in bubblewrap, within ``limits`` (the wall time applies to both).
     """
+    from .execute import TAMPER_REPORT_ENV
+
     check_lessons(root, [lesson])
     if jobs < 1:
         raise ValueError(f"jobs={jobs}: grade at least one submission at a time (--jobs 1 or more)")
@@ -158,24 +190,65 @@ def autograde(root: Path, lesson: str, student: str | None = None, sandbox: bool
             gradable.append(name)
     with tempfile.TemporaryDirectory(prefix="course-grading-") as scratch:
         if sandbox:
-            write_kernelspec(root, Path(scratch, "jupyter"))
+            from ..models import verified_llm_path
+
+            verified_llm_path()  # converted once here, shown read-only to every kernel (else each converts it)
+            write_kernelspec(Path(scratch, "jupyter"), limits)
             env = {**env, "JUPYTER_PATH": os.pathsep.join(filter(None, [str(Path(scratch, "jupyter")), env.get("JUPYTER_PATH")]))}
             # The connection file and Unix sockets (the sandbox has no network) in the kernel's own runtime folder.
             options += [f"--Execute.kernel_name={KERNEL_NAME}", "--KernelManager.transport=ipc"]
 
-        def grade(number: int, name: str) -> str | None:
+        def grade(number: int, name: str) -> tuple[str | None, list[str]]:
             kernel_env, kernel_options = _own_folders(Path(scratch), number, env, options) if sandbox else (env, options)
-            result = nbgrader(root, "autograde", lesson, "--student", name, *kernel_options, check=False, env=kernel_env)
-            return None if result.returncode == 0 else _cause(result.stderr, Path(kernel_env.get(SANDBOX_LOG_ENV, "")))
+            signs = Path(scratch, "tampering", f"{number}.json")
+            signs.parent.mkdir(exist_ok=True)
+            result = nbgrader(root, "autograde", lesson, "--student", name, *kernel_options, check=False,
+                              env={**kernel_env, TAMPER_REPORT_ENV: str(signs)}, timeout=limits.wall_minutes * 60)
+            cause = None if result.returncode == 0 else _cause(result.stderr, Path(kernel_env.get(SANDBOX_LOG_ENV, "")))
+            return cause, json.loads(signs.read_text()) if signs.is_file() else []
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            causes = list(pool.map(grade, range(len(gradable)), gradable))
-    for name, cause in zip(gradable, causes):
+            results = list(pool.map(grade, range(len(gradable)), gradable))
+    for name, (cause, signs) in zip(gradable, results):
         if cause:
             report.problems[name] = "nbgrader failed: " + cause
-        else:
-            report.graded.append(name)
+            continue
+        report.graded.append(name)
+        if breaches := limits_exceeded(root / "autograded" / name / lesson / f"{lesson}.ipynb", limits):
+            report.limits[name] = breaches
+        if signs:
+            report.tampering[name] = signs
     return report
+
+
+# What a kernel's error output says when it ran into one of the sandbox's limits.
+LIMIT_ERRORS = {
+    "memory": re.compile(r"MemoryError|[Cc]an(no|')t allocate memory|Unable to allocate"),
+    "disk": re.compile(r"File too large|No space left on device"),
+    "processes": re.compile(r"Resource temporarily unavailable|can't start new thread"),
+}
+
+
+def limits_exceeded(graded: Path, limits: Limits) -> list[str]:
+    """One line per cell of a graded notebook whose error says it ran into a limit, naming the cell's exercise."""
+    import nbformat
+
+    if not graded.is_file():
+        return []
+    notebook = nbformat.read(graded, as_version=4)
+    sizes = {"memory": f"{limits.memory_gb:g} GB of memory", "disk": f"{limits.disk_gb:g} GB of disk",
+             "processes": f"{limits.processes} processes"}
+    lines = []
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "error":
+                continue
+            text = f"{output.get('ename', '')}: {output.get('evalue', '')}"
+            for kind, pattern in LIMIT_ERRORS.items():
+                if pattern.search(text):
+                    name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+                    lines.append(f"exceeded {sizes[kind]} in {name} ({text[:120]})")
+    return lines
 
 
 def contain_submission(root: Path, lesson: str, student: str) -> list[str]:
@@ -193,12 +266,12 @@ def contain_submission(root: Path, lesson: str, student: str) -> list[str]:
 
 
 def _own_folders(scratch: Path, number: int, env: dict[str, str], options: list[str]) -> tuple[dict[str, str], list[str]]:
-    """The sandboxed kernel's own runtime folder (connection file, sockets), working folder and log, outside anything
-    an earlier kernel could write: nothing one submission leaves behind reaches the next."""
-    runtime, work, log = scratch / "runtime" / str(number), scratch / "work" / str(number), scratch / "logs" / f"{number}.log"
-    for folder in (runtime, work, log.parent):
+    """The sandboxed kernel's own runtime folder (connection file, sockets) and log, outside anything an earlier
+    kernel could write: nothing one submission leaves behind reaches the next."""
+    runtime, log = scratch / "runtime" / str(number), scratch / "logs" / f"{number}.log"
+    for folder in (runtime, log.parent):
         folder.mkdir(parents=True, exist_ok=True)
-    return ({**env, "JUPYTER_RUNTIME_DIR": str(runtime), SANDBOX_LOG_ENV: str(log), SANDBOX_WORK_ENV: str(work)},
+    return ({**env, "JUPYTER_RUNTIME_DIR": str(runtime), SANDBOX_LOG_ENV: str(log)},
             [*options, f"--KernelManager.connection_file={runtime / 'kernel.json'}"])
 
 
@@ -276,6 +349,15 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--timeout", type=int, help="seconds per cell (default: nbgrader_config.py's 120)")
             p.add_argument("--jobs", type=int, default=1,
                            help="submissions graded at once (default 1; at most one per free CPU core, memory allowing)")
+            defaults = Limits()
+            p.add_argument("--memory-gb", type=float, default=defaults.memory_gb,
+                           help=f"sandbox: memory per kernel (default {defaults.memory_gb:g})")
+            p.add_argument("--disk-gb", type=float, default=defaults.disk_gb,
+                           help=f"sandbox: size of the kernel's folder, its /tmp and any file it writes (default {defaults.disk_gb:g})")
+            p.add_argument("--processes", type=int, default=defaults.processes,
+                           help=f"sandbox: processes and threads per kernel (default {defaults.processes}; not enforced for root)")
+            p.add_argument("--wall-minutes", type=float, default=defaults.wall_minutes,
+                           help=f"grading time per submission (default {defaults.wall_minutes:g})")
     sub.add_parser("collect", help="LMS zip files -> submitted/").add_argument("lesson")
     sub.add_parser("export", help="grades to CSV").add_argument("--to", type=Path, default=Path("grades.csv"))
     sub.add_parser("validate", help="run a notebook's tests").add_argument("notebook", type=Path)
@@ -296,7 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "collect":
         print("collected:", ", ".join(collect(root, args.lesson)) or "nobody")
     elif args.command == "autograde":
-        report = autograde(root, args.lesson, args.student, sandbox=args.sandbox, timeout=args.timeout, jobs=args.jobs)
+        limits = Limits(args.memory_gb, args.disk_gb, args.processes, args.wall_minutes)
+        report = autograde(root, args.lesson, args.student, sandbox=args.sandbox, timeout=args.timeout, jobs=args.jobs,
+                           limits=limits)
         print(report.summary())
         return 1 if report.problems else 0
     elif args.command == "feedback":
