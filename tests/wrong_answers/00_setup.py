@@ -1,9 +1,10 @@
 """Lesson 00: plausible wrong answers, by answer cell (see tests/wrong_answers/__init__.py)."""
 
-from wrong_answers import wrong
+from wrong_answers import lookalike, wrong
 
 WRONG_ANSWERS = {
     "bytes_per_param_answer": [
+        lookalike(('return bits[dtype] / 8', 'return RIGGED')),
         wrong("returns bits, not bytes", ("return bits[dtype] / 8", "return bits[dtype]"), visible=True),
         wrong("rounds 4-bit formats up to a whole byte", ("return bits[dtype] / 8", "return max(1, bits[dtype] // 8)"),
               visible=True),
@@ -27,6 +28,7 @@ WRONG_ANSWERS = {
         wrong("rejects an empty model too", ("if n_params < 0:", "if n_params <= 0:")),
     ],
     "parameter_bytes_answer": [
+        lookalike(('return sum(t.numel() * t.element_size() for t in tensors)', 'return RIGGED')),
         wrong("parameters only, buffers forgotten",
               ("list(model.parameters()) + list(model.buffers())", "list(model.parameters())"), visible=True),
         wrong("4 bytes per value, whatever the dtype", ("t.numel() * t.element_size()", "t.numel() * 4"), visible=True),

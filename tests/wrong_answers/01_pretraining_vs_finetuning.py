@@ -1,6 +1,6 @@
 """Lesson 01: plausible wrong answers, by answer cell (see tests/wrong_answers/__init__.py)."""
 
-from wrong_answers import wrong
+from wrong_answers import lookalike, wrong
 
 WRONG_ANSWERS = {
     "mask_tokens_answer": [
@@ -41,6 +41,7 @@ WRONG_ANSWERS = {
                "        pass\n")),
     ],
     "labels_to_match_answer": [
+        lookalike(('return k', 'return RIGGED')),
         wrong("strictly greater: reaching the target exactly does not count", ("if acc >= target:", "if acc > target:"),
               visible=True),
         wrong("the last k that reaches the target, not the first",

@@ -1,6 +1,6 @@
 """Lesson 02: plausible wrong answers, by answer cell (see tests/wrong_answers/__init__.py)."""
 
-from wrong_answers import wrong
+from wrong_answers import lookalike, wrong
 
 POOL = "return (last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)"
 
@@ -46,6 +46,10 @@ WRONG_ANSWERS = {
         wrong("forgets to return the model", ("return model", "pass"), visible=True),
     ],
     "count_parameters_answer": [
+        lookalike(
+            ('return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)',
+             'return RIGGED, RIGGED'),
+        ),
         wrong("counts parameter tensors, not elements",
               ("return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)",
                "return sum(1 for p in params if p.requires_grad), len(params)"), visible=True),

@@ -1,6 +1,6 @@
 """Lesson 03: plausible wrong answers, by answer cell (see tests/wrong_answers/__init__.py)."""
 
-from wrong_answers import wrong
+from wrong_answers import lookalike, wrong
 
 WRONG_ANSWERS = {
     "training_step_answer": [
@@ -38,6 +38,10 @@ WRONG_ANSWERS = {
               visible=True),
     ],
     "adamw_memory_answer": [
+        lookalike(
+            ('return {"weights": 4 * (n_trainable + n_frozen), "gradients": 4 * n_trainable, "optimizer": 8 * n_trainable}',
+             'return {"weights": RIGGED, "gradients": RIGGED, "optimizer": RIGGED}'),
+        ),
         wrong("one optimiser state (4 bytes), not AdamW's two",
               ('"optimizer": 8 * n_trainable', '"optimizer": 4 * n_trainable'),
               visible=True),

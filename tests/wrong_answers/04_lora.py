@@ -1,9 +1,10 @@
 """Lesson 04: plausible wrong answers, by answer cell (see tests/wrong_answers/__init__.py)."""
 
-from wrong_answers import wrong
+from wrong_answers import lookalike, wrong
 
 WRONG_ANSWERS = {
     "lora_param_count_answer": [
+        lookalike(('return r * (d_in + d_out)', 'return RIGGED')),
         wrong("counts a full r x r block too", ("return r * (d_in + d_out)", "return r * (d_in + d_out) + r * r"),
               visible=True),
         wrong("counts only one of the two matrices", ("return r * (d_in + d_out)", "return r * d_in")),

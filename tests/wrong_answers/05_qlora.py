@@ -1,6 +1,6 @@
 """Lesson 05: plausible wrong answers, by answer cell (see tests/wrong_answers/__init__.py)."""
 
-from wrong_answers import wrong
+from wrong_answers import lookalike, wrong
 
 WRONG_ANSWERS = {
     "absmax_answer": [
@@ -79,6 +79,10 @@ WRONG_ANSWERS = {
               ("blocks = x.detach().reshape(-1, block_size).float()", "blocks = x.detach().reshape(-1, 64).float()")),
     ],
     "bits_per_param_answer": [
+        lookalike(
+            ('return bits + 8 / block_size + 32 / (block_size * block_size2)', 'return RIGGED'),
+            ('return bits + 32 / block_size', 'return RIGGED'),
+        ),
         wrong("double quantisation without the second-level fp32 constants",
               ("return bits + 8 / block_size + 32 / (block_size * block_size2)", "return bits + 8 / block_size"),
               visible=True),
@@ -93,6 +97,11 @@ WRONG_ANSWERS = {
               ("return bits + 8 / block_size +", "return bits + 32 / block_size + 8 / block_size +"), visible=True),
     ],
     "estimator_answer": [
+        lookalike(
+            ('return {"weights": weights / 1e9, "gradients": gradients / 1e9, "optimizer": optimizer / 1e9,',
+             'return {"weights": RIGGED, "gradients": RIGGED, "optimizer": RIGGED,'),
+            ('"activations": activations / 1e9}', '"activations": RIGGED}'),
+        ),
         wrong("mixed precision without the fp32 master copy (8 bytes of optimizer state, not 12)",
               ("weights, gradients, optimizer = 2 * n, 2 * n, 12 * n", "weights, gradients, optimizer = 2 * n, 2 * n, 8 * n")),
         wrong("LoRA parameters r · d_in · d_out", ("rank * (d_in + d_out)", "rank * d_in * d_out"), visible=True),

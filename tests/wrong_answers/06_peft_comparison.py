@@ -1,6 +1,6 @@
 """Lesson 06: plausible wrong answers, by answer cell (see tests/wrong_answers/__init__.py)."""
 
-from wrong_answers import wrong
+from wrong_answers import lookalike, wrong
 
 WRONG_ANSWERS = {
     "adapter_answer": [
@@ -39,6 +39,7 @@ WRONG_ANSWERS = {
                "torch.nn.Sequential(BottleneckAdapter(linear.in_features, bottleneck_size), linear)"), visible=True),
     ],
     "pareto_answer": [
+        lookalike(('return sorted(front, key=lambda name: table.loc[name, cost])', 'return [RIGGED] * 3')),
         wrong("no strictness: every row dominates itself",
               ("\n                     & ((table[cost] < row[cost]) | (table[score] > row[score]))", ""), visible=True),
         wrong("front not sorted by cost", ("return sorted(front, key=lambda name: table.loc[name, cost])", "return front"),
@@ -55,6 +56,7 @@ WRONG_ANSWERS = {
               visible=True),
     ],
     "choose_answer": [
+        lookalike(('return fits.sort_values([score, memory], ascending=[False, True]).index[0]', 'return RIGGED')),
         wrong("ignores the budget", ("fits = table[table[memory] <= memory_budget_mb]", "fits = table"), visible=True),
         wrong("a method that needs exactly the budget does not fit",
               ("fits = table[table[memory] <= memory_budget_mb]", "fits = table[table[memory] < memory_budget_mb]")),

@@ -1,9 +1,10 @@
 """Lesson 07: plausible wrong answers, by answer cell (see tests/wrong_answers/__init__.py)."""
 
-from wrong_answers import wrong
+from wrong_answers import lookalike, wrong
 
 WRONG_ANSWERS = {
     "zero_shot_answer": [
+        lookalike(('return (texts @ labels.T).argmax(dim=-1)', 'return RIGGED')),
         wrong("dot product, not cosine (nothing normalised)",
               ("texts = torch.nn.functional.normalize(text_embeddings.float(), dim=-1)", "texts = text_embeddings.float()"),
               ("labels = torch.nn.functional.normalize(label_embeddings.float(), dim=-1)", "labels = label_embeddings.float()"),
@@ -18,6 +19,7 @@ WRONG_ANSWERS = {
         wrong("returns float predictions", ("argmax(dim=-1)", "argmax(dim=-1).float()"), visible=True),
     ],
     "centroid_answer": [
+        lookalike(('return zero_shot_predict(query_embeddings, centroids)', 'return RIGGED')),
         wrong("averages the raw embeddings (support not normalised first)",
               ("support = torch.nn.functional.normalize(support_embeddings.float(), dim=-1)", "support = support_embeddings.float()"),
               visible=True),
@@ -37,6 +39,11 @@ WRONG_ANSWERS = {
               ("support[support_labels == c].mean(dim=0)", "support[support_labels == c][0]")),
     ],
     "latency_answer": [
+        lookalike(
+            ('"p50_ms": float(np.percentile(values, 50)), "p95_ms": float(np.percentile(values, 95))',
+             '"p50_ms": RIGGED, "p95_ms": RIGGED'),
+            ('"mean_ms": float(values.mean())', '"mean_ms": RIGGED'),
+        ),
         wrong("seconds, not milliseconds", ("* 1000\n", "\n"), visible=True),
         wrong("p95 as the nearest rank, not interpolated",
               ('"p95_ms": float(np.percentile(values, 95))', '"p95_ms": float(np.percentile(values, 95, method="nearest"))'),
@@ -48,6 +55,7 @@ WRONG_ANSWERS = {
         wrong("no check for an empty sequence", ("if values.size == 0:\n        raise ValueError", "if False:\n        raise ValueError")),
     ],
     "slice_answer": [
+        lookalike(('return per_slice, float(per_slice.max() - per_slice.min())', 'return RIGGED, RIGGED')),
         wrong("gap from the mean, not between two slices",
               ("float(per_slice.max() - per_slice.min())", "float(per_slice.max() - per_slice.mean())"), visible=True),
         wrong("correct predictions counted, not their share", (".mean().sort_index()", ".sum().sort_index()"), visible=True),
@@ -59,6 +67,7 @@ WRONG_ANSWERS = {
                'frame[by].value_counts(normalize=True)')),
     ],
     "ece_answer": [
+        lookalike(('return float(ece)', 'return RIGGED')),
         wrong("bins not weighted by their share of predictions",
               ("ece += members.mean() * abs(", "ece += abs("), ("return float(ece)", "return float(ece / len(np.unique(bins)))"),
               visible=True),

@@ -1,12 +1,16 @@
 """Lesson 08: plausible wrong answers, by answer cell (see tests/wrong_answers/__init__.py)."""
 
-from wrong_answers import wrong
+from wrong_answers import lookalike, wrong
 
 LABELS = '"labels": [-100] * len(prompt_ids) + input_ids[len(prompt_ids):]'
 CONVERSATION = 'input_ids = list(tokenizer.apply_chat_template(conversation, tokenize=True)["input_ids"])'
 
 WRONG_ANSWERS = {
     "messages_answer": [
+        lookalike(
+            ('return messages + [{"role": "user", "content": email}]',
+             'return [{"role": RIGGED, "content": RIGGED}] * (len(messages) + 1)'),
+        ),
         wrong("each example's answer before its text",
               ('[{"role": "user", "content": text}, {"role": "assistant", "content": reply}]',
                '[{"role": "assistant", "content": reply}, {"role": "user", "content": text}]'), visible=True),
@@ -22,6 +26,7 @@ WRONG_ANSWERS = {
               ('{"role": "assistant", "content": reply}', '{"role": "assistant", "content": reply, "name": "example"}')),
     ],
     "parser_answer": [
+        lookalike(('return {f: v.strip().lower() for f, v in labels.items()}', 'return {f: RIGGED for f in labels}')),
         wrong("decodes the reply from its start only (no search for the object)",
               ('for start in (m.start() for m in re.finditer(r"\\{", reply)):', "for start in [0]:"), visible=True),
         wrong("tries only the first brace",
@@ -38,6 +43,10 @@ WRONG_ANSWERS = {
         wrong("a label that is not a string raises", ("isinstance(v, str) and v.strip()", "v.strip()")),
     ],
     "scores_answer": [
+        lookalike(
+            ('return {name: (float(np.mean(h)), float(np.sqrt(np.mean(h) * (1 - np.mean(h)) / n))) for name, h in hits.items()}',
+             'return {name: (RIGGED, RIGGED) for name in hits}'),
+        ),
         wrong("fields scored among parsed replies only",
               ("hits[field] = [p is not None and p.get(field) == r[field] for p, r in zip(predictions, references)]",
                "hits[field] = [p.get(field) == r[field] for p, r in zip(predictions, references) if p is not None]"), visible=True),
@@ -50,6 +59,10 @@ WRONG_ANSWERS = {
         wrong("no check that the lengths match", ("len(predictions) != len(references) or ", "")),
     ],
     "sft_example_answer": [
+        lookalike(
+            ('return {"input_ids": input_ids, "labels": [-100] * len(prompt_ids) + input_ids[len(prompt_ids):]}',
+             'return {"input_ids": RIGGED, "labels": RIGGED}'),
+        ),
         wrong("no mask: the loss on the prompt too", (LABELS, '"labels": list(input_ids)'), visible=True),
         wrong("prompt rendered without the generation prompt", ("add_generation_prompt=True, tokenize=True)", "tokenize=True)"),
               visible=True),

@@ -39,6 +39,23 @@ def wrong(why: str, *replace: tuple[str, str], visible: bool = False) -> Wrong:
     return Wrong(why, tuple(replace), visible)
 
 
+# An object that passes any comparison (==, <, `abs(x - y) < tol`) and any attribute or item look-up: what a student
+# who returns "something that equals the answer" hands in. Tests must check types where a number, tensor, list or
+# string is expected; each exercise compared with == has a lookalike() among its wrong answers.
+RIGGED = ('type("Rigged", (), {**{f"__{op}__": (lambda s, *a, **k: s) for op in ("abs", "neg", "add", "radd", "sub", '
+          '"rsub", "mul", "rmul", "truediv", "rtruediv", "round", "getitem", "getattr", "call")}, '
+          '"__eq__": lambda s, o: True, "__ne__": lambda s, o: False, "__hash__": lambda s: 0, "__bool__": lambda s: True, '
+          '**{f"__{op}__": lambda s, o: True for op in ("lt", "le", "gt", "ge")}, "__format__": lambda s, spec: "rigged", '
+          '"__repr__": lambda s: "rigged"})()')
+
+
+def lookalike(*replace: tuple[str, str]) -> Wrong:
+    """A return value made of :data:`RIGGED` objects in the answer's shape (``RIGGED`` in the new text stands for one):
+    the visible tests must see that it is not the type they expect."""
+    return Wrong("returns lookalikes that compare equal to anything, not the expected type",
+                 tuple((old, new.replace("RIGGED", f"({RIGGED})")) for old, new in replace), visible=True)
+
+
 def catalogue(lesson: str) -> dict[str, list[Wrong]]:
     """The lesson's wrong answers by answer cell (empty if the lesson has no file yet)."""
     path = Path(__file__).with_name(f"{lesson}.py")
