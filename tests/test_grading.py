@@ -293,7 +293,8 @@ def _hidden_code(root: Path) -> list[str]:
 MALICIOUS = '''
 import json, os, pathlib, socket
 found = {}
-for name, path in {"solutions": "ROOT/solutions/00_setup/00_setup.ipynb", "gradebook": "ROOT/gradebook.db"}.items():
+for name, path in {"solutions": "ROOT/solutions/00_setup/00_setup.ipynb", "gradebook": "ROOT/gradebook.db",
+                   "password hashes": "/etc/shadow"}.items():  # readable wherever the grader runs as root
     try:
         pathlib.Path(path).read_bytes()
         found[name] = "READ"
@@ -412,7 +413,8 @@ def test_without_the_defences_a_hostile_submission_gets_what_it_wants(hostile_cl
     """What the defences below must stop, shown working against nbgrader alone."""
     bare = Path(hostile_class["bare"])
     assert _attack_found(bare, "raw") == {"solutions": "READ", "gradebook": "READ", "network": "CONNECTED",
-                                          "environment": "READ", "elsewhere": "READ"}
+                                          "environment": "READ", "elsewhere": "READ",
+                                          "password hashes": "READ" if os.geteuid() == 0 else "blocked: PermissionError"}
     graded = bare / "autograded" / "raw" / LESSON
     assert "### BEGIN SOLUTION" in (graded / "solution.txt").read_text(), \
         "nbgrader copies the solution notebook a link points at into the graded folder (and on into feedback)"

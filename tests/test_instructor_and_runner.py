@@ -1,3 +1,4 @@
+import json
 import os
 from pathlib import Path
 
@@ -95,9 +96,16 @@ def test_autograde_runs_as_many_graders_at_once_as_jobs_and_grades_each_submissi
             running += 1
             most = max(most, running)
         time.sleep(0.2)
+        student = args[args.index("--student") + 1]
+        out_of_memory = {"cell_type": "code", "source": "", "execution_count": 1,
+                         "metadata": {"nbgrader": {"grade_id": "big_answer"}},
+                         "outputs": [{"output_type": "error", "ename": "MemoryError", "evalue": "", "traceback": []}]}
+        graded_nb = root / "autograded" / student / lesson / f"{lesson}.ipynb"
+        graded_nb.parent.mkdir(parents=True)
+        graded_nb.write_text(json.dumps({"cells": [out_of_memory], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
         with lock:
             running -= 1
-            graded.append(args[args.index("--student") + 1])
+            graded.append(student)
         return type("Done", (), {"returncode": 1 if "s3" in args else 0, "stderr": "ValueError: broken"})()
 
     monkeypatch.setattr(instructor, "nbgrader", fake_nbgrader)
@@ -106,6 +114,7 @@ def test_autograde_runs_as_many_graders_at_once_as_jobs_and_grades_each_submissi
     report = instructor.autograde(tmp_path, lesson, jobs=2)
     assert most == 2 and sorted(graded) == students, (most, graded)
     assert report.graded == ["s0", "s1", "s2", "s4"] and report.problems == {"s3": "nbgrader failed: ValueError: broken"}
+    assert report.limits == {}, "not sandboxed, no limit applied: a MemoryError is the machine's, not reported as one"
     with pytest.raises(ValueError, match="--jobs 1 or more"):
         instructor.autograde(tmp_path, lesson, jobs=0)
 
@@ -143,7 +152,9 @@ def test_the_sandbox_shows_only_what_the_kernel_needs_and_passes_the_environment
     mounts = _mounts(argv)
     shown = {dest: source for dest, (kind, source) in mounts.items() if kind in ("--ro-bind", "--ro-bind-try", "--bind")}
     system = {path: path for path in sandbox.SYSTEM_PATHS if Path(path).is_dir() and not Path(path).is_symlink()}
-    assert shown == {**system, "/sys/devices/system/cpu": "/sys/devices/system/cpu", **{p: p for p in config["shown"]},
+    etc = {f"/etc/{name}": f"/etc/{name}" for name in sandbox.ETC_SHOWN}
+    assert not {"/", "/etc", "/etc/shadow", "/etc/ssh", "/home", "/root"} & set(shown), "no password hashes or host keys, even for root"
+    assert shown == {**system, **etc, "/sys/devices/system/cpu": "/sys/devices/system/cpu", **{p: p for p in config["shown"]},
                      f"{sandbox.SANDBOX_HOME}/.cache/fine-tuning-course/models/{converted.name}": str(converted),
                      str(runtime): str(runtime), sandbox.SUBMITTED_VIEW: str(folder)}, \
         "the kernel sees the system, its Python, venv and package, the LLM, its runtime folder and its notebook's folder"

@@ -214,7 +214,7 @@ def autograde(root: Path, lesson: str, student: str | None = None, sandbox: bool
             report.problems[name] = "nbgrader failed: " + cause
             continue
         report.graded.append(name)
-        if breaches := limits_exceeded(root / "autograded" / name / lesson / f"{lesson}.ipynb", limits):
+        if sandbox and (breaches := limits_exceeded(root / "autograded" / name / lesson / f"{lesson}.ipynb", limits)):
             report.limits[name] = breaches
         if signs:
             report.tampering[name] = signs

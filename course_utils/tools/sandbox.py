@@ -4,7 +4,7 @@ nbgrader executes student code with the instructor's rights: a submission could 
 the hidden tests in ``gradebook.db``, the instructor's home, or reach the network. In sandbox mode the kernel
 nbgrader starts is wrapped by a kernelspec whose launcher (:func:`launch`) runs ``bwrap`` with
 
-* only what the kernel needs, read-only: the system's programs, libraries and configuration (``/usr``, ``/etc``),
+* only what the kernel needs, read-only: the system's programs and libraries (``/usr``), what it reads of ``/etc``,
   the Python it runs, the virtual environment, the course package and the bundled LLM once converted. Nothing else
   of the file system exists inside: not the course root, not the instructor's home, not other copies of the course;
 * the notebook's folder as a private, size-capped copy (:attr:`Limits.disk_gb`, in memory): what the kernel writes
@@ -38,8 +38,12 @@ SANDBOX_LOG_ENV = "COURSE_SANDBOX_LOG"  # set per submission by the instructor c
 # The grader's environment variables a graded kernel sees (when set); HOME and MPLCONFIGDIR are the sandbox's own.
 PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "COURSE_PROFILE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
               "TRANSFORMERS_OFFLINE", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-# The system's programs, libraries and configuration, shown read-only (the links of a merged /usr as links).
-SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+# The system's programs and libraries, shown read-only (the links of a merged /usr as links).
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# What the kernel reads of /etc (the linker's cache, users and groups, time zone, certificates, fonts): never all of
+# it, where a grader running as root would let a submission read the password hashes and host keys.
+ETC_SHOWN = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "timezone", "passwd", "group",
+             "nsswitch.conf", "host.conf", "hosts", "ssl", "ca-certificates", "fonts", "mime.types", "os-release")
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,8 @@ def bwrap_argv(config: dict, connection_file: str, cwd: str, environ: Mapping[st
             argv += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             argv += ["--ro-bind", path, path]
+    for name in ETC_SHOWN:
+        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     argv += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]  # how many cores torch sees
     for path in config["shown"]:
         argv += ["--ro-bind", path, path]
