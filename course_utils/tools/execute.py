@@ -15,6 +15,7 @@ place of ``Execute`` in ``Autograde.autograde_preprocessors``).
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import os
@@ -86,8 +87,6 @@ class GradingExecute(Execute):
         result = (reply or {}).get("content", {}).get("user_expressions", {}).get("probe", {})
         if result.get("status") != "ok":
             return None  # the kernel could not answer: itself a sign
-        import ast
-
         return ast.literal_eval(result["data"]["text/plain"])
 
     _probe = run_sync(_async_probe)
