@@ -25,8 +25,8 @@ def current_rss_mb() -> float:
 
 def peak_rss_mb() -> float:
     """Highest resident memory this process has reached since it started, in MB (the kernel's own count, Linux/macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1e6 if os.uname().sysname == "Darwin" else peak / 1e3
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB on Linux
+    return peak / 1e6 if os.uname().sysname == "Darwin" else peak * 1024 / 1e6
 
 
 class PeakMemory:

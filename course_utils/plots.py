@@ -58,6 +58,24 @@ def plot_bars(values: Mapping[str, float], title: str, ylabel: str, limits: Mapp
     return ax
 
 
+def plot_distributions(distributions: Mapping[str, Sequence[float]], classes: Sequence[str], title: str,
+                       ax: Axes | None = None) -> Axes:
+    """Probability distributions over the same classes side by side: a group of bars per class, one bar per
+    distribution (e.g. one e-mail's soft targets at several temperatures)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    ax = ax or plt.subplots(figsize=(10, 3.8), layout="constrained")[1]
+    width = 0.8 / max(len(distributions), 1)
+    for i, (label, probabilities) in enumerate(distributions.items()):
+        ax.bar(np.arange(len(classes)) + (i - (len(distributions) - 1) / 2) * width, probabilities, width,
+               label=label, color=COLORS[i % len(COLORS)])
+    ax.set_xticks(np.arange(len(classes)), list(classes), rotation=20, ha="right")
+    ax.set(title=title, ylabel="probability")
+    ax.legend()
+    return ax
+
+
 def plot_train_validation(loss_curves: Mapping[str, Sequence[tuple[int, float]]],
                           validation_curves: Mapping[str, Sequence[tuple[float, float]]], title: str) -> Figure:
     """Training loss per step beside validation accuracy per epoch, one line per run: still learning, or over-fitting?"""

@@ -1,8 +1,9 @@
 """The course's shared experiment settings, defined once: every lesson that names one uses it from here.
 
 Learning rates (chosen on the validation split), the warm-up schedule, the standard LoRA configuration
-("LoRA r=8 (q, v)" means the same thing in every lesson), QLoRA's 4-bit quantisation, and the training
-methods lesson 05's memory planner compares.
+("LoRA r=8 (q, v)" means the same thing in every lesson), QLoRA's 4-bit quantisation, the training
+methods lesson 05's memory planner compares, and lesson 08's instruction tuning (which lesson 09's LLM teacher
+and the ``sft`` benchmark reuse).
 """
 
 from __future__ import annotations
@@ -10,8 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from peft import LoraConfig
     from transformers import BitsAndBytesConfig
+    from trl import SFTConfig
+
+    from .profiles import Profile
 
 # Learning rates chosen on the validation split, never on test, by `python -m course_utils.tools.benchmark learning-rates`
 # (cpu profile, the bundled MiniLM, one seed, 200 validation e-mails; the rule: the smallest rate within two
@@ -21,6 +27,10 @@ HEAD_LEARNING_RATE = 1e-2
 # Adapters trained from zero (LoRA's B = 0) on a frozen encoder, LoRA r=8 on query and value for the profile's
 # epochs: validation accuracy 0.850 at 1e-3, 0.955 at 3e-3, 0.970 at 1e-2.
 ADAPTER_LEARNING_RATE = 3e-3
+# Lesson 09's students (the encoder with one layer in two, as DistilBERT) trained on labels for the profile's
+# distillation_steps (cpu: 56) with the lesson's batching (by length, each batch in two halves): validation accuracy
+# 0.505 at 1e-4, 0.825 at 3e-4, 0.880 at 1e-3, 0.355 at 3e-3.
+STUDENT_LEARNING_RATE = 1e-3
 # Share of the optimiser steps over which train_classifier's learning rate warms up from zero (then it decays linearly).
 WARMUP_RATIO = 0.1
 
@@ -56,3 +66,43 @@ def nf4_config(skip_modules: tuple[str, ...] = ()) -> BitsAndBytesConfig:
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                               bnb_4bit_compute_dtype=torch.bfloat16 if bf16 else torch.float32,
                               llm_int8_skip_modules=list(skip_modules) or None)
+
+
+# Lesson 08's instruction tuning of the causal LM (TRL's SFTTrainer on prompt/completion conversations); lesson 09 trains
+# its LLM teacher and `benchmark sft` measures with the same settings. LoRA r=16 on every linear layer of every block
+# (as QLoRA recommends), no dropout (measured: drawing the masks costs time on a CPU, and these runs are too short to
+# overfit), learning rate 5e-4 on a cosine schedule after a short warm-up.
+SFT_LEARNING_RATE = 5e-4
+
+
+def sft_lora_config(**overrides) -> LoraConfig:
+    """Lesson 08's LoRA for instruction tuning a causal LM; ``LoraConfig``'s keyword arguments override any setting."""
+    from peft import LoraConfig, TaskType
+
+    settings = dict(task_type=TaskType.CAUSAL_LM, r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear")
+    return LoraConfig(**{**settings, **overrides})
+
+
+def sft_config(profile: Profile, output_dir: str | Path, **overrides) -> SFTConfig:
+    """Lesson 08's ``SFTConfig`` at ``profile``'s sizes; ``SFTConfig``'s keyword arguments override any setting.
+
+    ``profile.sft_steps`` optimiser steps of ``profile.sft_batch_size`` e-mails, as ``profile.sft_micro_batch_size``
+    e-mails per forward pass with the gradients accumulated (the update of the whole batch, the memory of one
+    micro-batch, no padding between e-mails of different lengths); activation checkpointing where the profile's memory
+    is short; the loss on the completion only; precision from the hardware, never trl's default ``bf16=True`` on a CPU
+    without native bf16 (about 25x slower).
+    """
+    import torch
+    from trl import SFTConfig
+
+    from .training import precision_flags
+
+    settings = dict(
+        output_dir=str(output_dir), max_steps=profile.sft_steps, per_device_train_batch_size=profile.sft_micro_batch_size,
+        gradient_accumulation_steps=profile.sft_batch_size // profile.sft_micro_batch_size,
+        learning_rate=SFT_LEARNING_RATE, lr_scheduler_type="cosine", warmup_steps=profile.sft_steps // 10,
+        activation_checkpointing=profile.sft_activation_checkpointing, completion_only_loss=True, logging_steps=1,
+        save_strategy="no", report_to="none", disable_tqdm=True, dataloader_pin_memory=torch.cuda.is_available(),
+        **precision_flags(),
+    )
+    return SFTConfig(**{**settings, **overrides})

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
     from datasets import Dataset, DatasetDict
-    from transformers import PreTrainedTokenizerBase, TrainerCallback
+    from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
 
-from .memory import PeakMemory
+from .memory import PeakMemory, release_memory
 from .profiles import Profile, resolve_profile
 from .recipes import WARMUP_RATIO
 
@@ -91,10 +91,11 @@ def few_shot_steps(examples: int, profile: Profile | str | None = None) -> int:
 
 
 def tokenize_emails(data: Dataset | DatasetDict, tokenizer: PreTrainedTokenizerBase,
-                    max_length: int) -> Dataset | DatasetDict:
-    """Tokenize the ``text`` column of a Dataset/DatasetDict, keeping only model inputs and ``label``."""
-    columns = data.column_names
-    drop = [c for c in (columns if isinstance(columns, list) else next(iter(columns.values()))) if c != "label"]
+                    max_length: int, keep: tuple[str, ...] = ()) -> Dataset | DatasetDict:
+    """Tokenize the ``text`` column of a Dataset/DatasetDict, keeping only model inputs, ``label`` and ``keep``."""
+    if isinstance(data, dict):  # a DatasetDict: each split keeps what it has
+        return type(data)({split: tokenize_emails(ds, tokenizer, max_length, keep) for split, ds in data.items()})
+    drop = [c for c in data.column_names if c not in ("label", *keep)]
     return data.map(lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
                     batched=True, remove_columns=drop)
 
@@ -138,7 +139,7 @@ def live_progress_callback() -> TrainerCallback:
 
 def train_classifier(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, data: DatasetDict, profile: Profile | str | None = None, name: str = "run",
                      eval_splits: tuple[str, ...] = ("test", "shifted_test"), validation_curve: bool = False,
-                     **training_arguments) -> RunRecord:
+                     trainer_class: type[Trainer] | None = None, **training_arguments) -> RunRecord:
     """Train a sequence classifier with transformers' ``Trainer`` on ``data["train"]``; score ``eval_splits``.
 
     This is lesson 01's ``TrainingArguments`` + ``Trainer`` recipe, measured. ``training_arguments`` are
@@ -147,6 +148,8 @@ def train_classifier(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
     epochs, learning rate, device) and the course's schedule (warm up over the first ``WARMUP_RATIO`` of the steps,
     then decay linearly), with mixed precision chosen from the hardware (:func:`precision_flags`).
     ``validation_curve=True`` also scores ``data["validation"]`` after every epoch (``RunRecord.validation_curve``).
+    ``trainer_class``: a ``Trainer`` subclass with its own ``compute_loss`` (e.g. distillation); it receives every
+    column of the training split other than ``text`` and ``label`` (e.g. ``teacher_logits``) in its inputs.
     Whatever in ``model`` requires grad is trained, so the same call serves full fine-tuning, a frozen backbone
     with a head, LoRA and other adapters.
     """
@@ -157,7 +160,8 @@ def train_classifier(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
     missing = [s for s in ("train", *eval_splits, *(("validation",) if validation_curve else ())) if s not in data]
     if missing:
         raise KeyError(f"The data has no split {', '.join(missing)}: pass load_emails(...) or a DatasetDict with them.")
-    tokenized = tokenize_emails(data, tokenizer, profile.max_seq_length)
+    extra = () if trainer_class is None else tuple(c for c in data["train"].column_names if c not in ("text", "label"))
+    tokenized = tokenize_emails(data, tokenizer, profile.max_seq_length, keep=extra)
     progress = live_progress_callback()
     with tempfile.TemporaryDirectory() as output_dir:
         settings = dict(
@@ -168,14 +172,14 @@ def train_classifier(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
         settings.update(training_arguments)
         args = TrainingArguments(
             output_dir=output_dir, logging_steps=1, save_strategy="no", eval_strategy="epoch" if validation_curve else "no",
-            report_to="none", disable_tqdm=True, **settings,
+            report_to="none", disable_tqdm=True, remove_unused_columns=not extra, **settings,
         )
 
         def accuracy_metric(prediction) -> dict[str, float]:
             logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
             return {"accuracy": float(np.mean(np.argmax(logits, axis=-1) == prediction.label_ids))}
 
-        trainer = Trainer(model=model, args=args, train_dataset=tokenized["train"],
+        trainer = (trainer_class or Trainer)(model=model, args=args, train_dataset=tokenized["train"],
                           eval_dataset=tokenized["validation"] if validation_curve else None,
                           compute_metrics=accuracy_metric, data_collator=DataCollatorWithPadding(tokenizer),
                           callbacks=[progress])
@@ -191,6 +195,8 @@ def train_classifier(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
             logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
             right = np.argmax(logits, axis=-1) == prediction.label_ids
             accuracy[split], correct[split] = float(np.mean(right)), right.tolist()
+    del trainer  # it holds the optimiser's state; give that memory back to the system now, not at some later collection
+    release_memory()
     trainable, total = parameter_counts(model)
     return RunRecord(
         name=name, trainable_params=trainable, total_params=total, accuracy=accuracy, correct=correct,
@@ -199,6 +205,24 @@ def train_classifier(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
         weights_mb=model.get_memory_footprint() / 1e6, gradients_mb=progress.gradient_bytes / 1e6,
         optimizer_mb=progress.optimizer_bytes / 1e6,
     )
+
+
+def train_sft(trainer: Trainer, progress: TrainerCallback) -> dict:
+    """Train a peft model with trl's ``SFTTrainer`` (or any ``Trainer``) and return what lessons compare, plus the
+    adapter's weights, so that a cached run restores them (``set_peft_model_state_dict``): the loss curve from
+    ``progress`` (a :func:`live_progress_callback` given to the trainer), seconds, tokens per second, peak memory,
+    trainable and total parameters (peft counts a 4-bit weight as the parameters it packs)."""
+    from peft import get_peft_model_state_dict
+
+    release_memory()  # start from a trimmed heap: building the trainer (tokenizing the data) leaves garbage behind
+    with PeakMemory() as memory:
+        trainer.train()
+    runtime = trainer.state.log_history[-1]["train_runtime"]
+    tokens = max(entry.get("num_tokens", 0) for entry in trainer.state.log_history)
+    trainable, total = trainer.model.get_nb_trainable_parameters()
+    return {"curve": progress.curve, "train_seconds": runtime, "tokens_per_second": tokens / runtime,
+            "peak_memory_mb": memory.peak_mb, "memory_kind": memory.kind, "trainable_params": trainable,
+            "total_params": total, "adapter": {k: v.cpu() for k, v in get_peft_model_state_dict(trainer.model).items()}}
 
 
 def train_causal_lm(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, texts: list[str], steps: int, learning_rate: float = 2e-4,

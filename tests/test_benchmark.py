@@ -21,14 +21,16 @@ def _lesson_08_source() -> str:
 
 
 def test_the_lesson_rows_use_the_lessons_settings():
+    """Lessons 08 and 09 and the benchmark take the SFT settings from one place (recipes); the benchmark's lesson row
+    changes none of them."""
+    from course_utils.recipes import sft_lora_config
+
     source = _lesson_08_source()
-    dropout = re.search(r"lora_config = LoraConfig\(.*?lora_dropout=([\d.]+)", source, re.S)
-    assert dropout, "lesson 08 should set lora_dropout explicitly"
-    assert benchmark.LESSON_SFT["lora_dropout"] == float(dropout.group(1))
-    # None in the benchmark: the profile's value, as the lesson reads it
+    assert "sft_lora_config()" in source and "sft_config(profile, " in source, "lesson 08 trains with the course's SFT recipe"
+    assert "LoraConfig(" not in source and "SFTConfig(" not in source, "no second copy of the recipe's settings in lesson 08"
+    assert benchmark.LESSON_SFT["lora_dropout"] == sft_lora_config().lora_dropout
+    # None in the benchmark: the profile's value, which sft_config reads
     assert benchmark.LESSON_SFT["activation_checkpointing"] is None and benchmark.LESSON_SFT["micro_batch"] is None
-    assert "activation_checkpointing=profile.sft_activation_checkpointing" in source
-    assert "per_device_train_batch_size=profile.sft_micro_batch_size" in source
 
 
 def test_table_reports_the_share_of_the_flop_bound_and_failures():

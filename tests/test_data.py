@@ -115,3 +115,19 @@ def test_few_shot_subset_takes_k_per_class_reproducibly(emails):
     assert len(few_shot_subset(emails["train"], 10_000)) == len(emails["train"]), "k larger than a class takes all of it"
     with pytest.raises(ValueError, match="at least 1"):
         few_shot_subset(emails["train"], 0)
+
+
+def test_unlabelled_pool_is_new_text_from_the_train_distribution(emails):
+    from course_utils.data import load_unlabelled_emails
+
+    pool = load_unlabelled_emails(200)
+    assert pool.column_names == ["id", "text", "intent"] and len(pool) == 200
+    shipped = {text for split in SPLITS for text in emails[split]["text"]}
+    assert not shipped & set(pool["text"]), "no pool e-mail may repeat an e-mail of a shipped split"
+    assert len(set(pool["text"])) == 200, "the pool's e-mails are distinct"
+    assert sorted(set(pool["intent"])) == sorted(INTENTS) and max(pool["intent"].count(i) for i in INTENTS) == 25
+    assert pool["text"] == load_unlabelled_emails(200)["text"], "the same pool every time"
+    assert load_unlabelled_emails(50)["text"] == pool["text"][:50], "a smaller pool is the start of a larger one"
+    assert not any(text.startswith("Good afternoon.") for text in pool["text"]), "never the shifted split's rambling style"
+    with pytest.raises(ValueError, match="at least one"):
+        load_unlabelled_emails(0)

@@ -93,3 +93,58 @@ def test_trainable_checkpoint_saves_only_trainable_tensors():
     model = torch.nn.Sequential(torch.nn.Linear(100, 100), torch.nn.Linear(100, 10))
     model[0].requires_grad_(False)
     assert 1_010 * 4 / 1e6 < trainable_checkpoint_mb(model) < 1_010 * 4 / 1e6 + 0.01, "only trainable tensors are saved"
+
+
+def test_train_classifier_hands_extra_columns_to_a_custom_trainer():
+    """Lesson 09's route: a Trainer subclass with its own compute_loss gets the training split's extra columns."""
+    import functools
+
+    import torch
+    from datasets import Dataset, DatasetDict
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer
+
+    from course_utils.data import INTENTS, load_emails
+    from course_utils.models import verified_encoder_path
+    from course_utils.training import train_classifier
+
+    seen = []
+
+    class Recording(Trainer):
+        def __init__(self, *args, marker, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.marker = marker
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            extra = inputs.pop("teacher_logits", None)
+            seen.append(None if extra is None else (tuple(extra.shape), self.marker))
+            outputs = model(**inputs)
+            return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    path = verified_encoder_path()
+    data = load_emails("tiny")
+    rows = Dataset.from_dict({"text": data["train"]["text"][:32], "label": data["train"]["label"][:32],
+                              "teacher_logits": torch.zeros(32, len(INTENTS)).tolist()})
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(INTENTS))
+    record = train_classifier(model, AutoTokenizer.from_pretrained(path), DatasetDict(train=rows, test=data["test"]), "tiny",
+                              eval_splits=("test",), trainer_class=functools.partial(Recording, marker="mine"), max_steps=2)
+    assert seen[:2] == [((16, len(INTENTS)), "mine")] * 2, "each training batch carries its teacher logits"
+    assert seen[2:] and all(s is None for s in seen[2:]), "the test split has none, and scoring still works"
+    assert len(record.correct["test"]) == len(data["test"])
+
+
+def test_sft_config_takes_its_sizes_from_the_profile_and_never_bf16_on_a_cpu(tmp_path, monkeypatch):
+    import torch
+
+    from course_utils.profiles import CPU, GPU
+    from course_utils.recipes import SFT_LEARNING_RATE, sft_config, sft_lora_config
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for profile in (CPU, GPU):
+        args = sft_config(profile, tmp_path)
+        assert args.max_steps == profile.sft_steps and args.per_device_train_batch_size == profile.sft_micro_batch_size
+        assert args.gradient_accumulation_steps * args.per_device_train_batch_size == profile.sft_batch_size
+        assert args.activation_checkpointing == profile.sft_activation_checkpointing and args.completion_only_loss
+        assert args.learning_rate == SFT_LEARNING_RATE and not args.bf16 and not args.fp16, "precision from the hardware"
+    assert sft_config(CPU, tmp_path, max_steps=3).max_steps == 3, "SFTConfig's own keywords override"
+    lora = sft_lora_config(r=4)
+    assert (lora.r, lora.lora_alpha, lora.lora_dropout, lora.target_modules) == (4, 32, 0.0, "all-linear")

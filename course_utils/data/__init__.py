@@ -2,7 +2,8 @@
 
 ``load_emails()`` returns a ``datasets.DatasetDict`` with ``train``, ``validation``, ``test`` and
 ``shifted_test`` read from the JSONL files shipped in ``emails/`` (see ``DATA_CARD.md``).
-``load_paraphrase_probe()`` returns sentence pairs for measuring forgetting (lesson 03).
+``load_unlabelled_emails(n)`` makes a pool of further e-mails from the train distribution, without labels to train on
+(lesson 09). ``load_paraphrase_probe()`` returns sentence pairs for measuring forgetting (lesson 03).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ ID2LABEL = dict(enumerate(INTENTS))
 EMAIL_FIELDS = ("id", "text", "intent", "urgency", "tone", "style", "secondary_intent")
 
 __all__ = ["INTENTS", "URGENCIES", "TONES", "SPLITS", "LABEL2ID", "ID2LABEL", "load_emails",
-           "few_shot_subset", "load_paraphrase_probe", "intent_prompt", "TRIAGE_FIELDS", "TRIAGE_LABELS",
+           "few_shot_subset", "load_unlabelled_emails", "load_paraphrase_probe", "intent_prompt", "TRIAGE_FIELDS", "TRIAGE_LABELS",
            "TRIAGE_INSTRUCTION", "triage_answer"]
 
 # Lesson 08's task: triage an e-mail into one JSON object with these keys, each from a fixed label set.
@@ -71,6 +72,20 @@ def load_emails(profile: Profile | str | None = None, data_dir: Path | str | Non
             for split, ds in raw.items()
         })
     return raw
+
+
+def load_unlabelled_emails(n: int) -> datasets.Dataset:
+    """``n`` e-mails written like the train split's, none of them in a shipped split, as a ``Dataset`` with ``id``,
+    ``text`` and ``intent``: the intent the generator wrote each with, for checking pseudo-labels, never for training.
+    Generated on the fly (``generate_emails.unlabelled``: a second seed, the train split's paraphrases and styles),
+    the same every time."""
+    import datasets
+
+    from .generate_emails import unlabelled
+
+    if n < 1:
+        raise ValueError(f"ask for at least one unlabelled e-mail, got n = {n}")
+    return datasets.Dataset.from_list(unlabelled(n))
 
 
 def intent_prompt(text: str, intent: str | None = None, examples: list[tuple[str, str]] = ()) -> str:

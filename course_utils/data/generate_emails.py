@@ -419,6 +419,28 @@ def generate(seed: int = SEED) -> dict[str, list[dict]]:
     return splits
 
 
+def unlabelled(n: int, seed: int = SEED + 1) -> list[dict]:
+    """``n`` more e-mails from the train split's distribution (its paraphrase pool, its writer styles, the same
+    mix of urgency, tone and second intents), none of them equal to an e-mail of the shipped splits: the pool of
+    unlabelled e-mails a support team has far more of than labelled ones (lesson 09). Each record keeps the intent
+    it was written with (``intent``), so a lesson can check what a teacher's pseudo-labels got right; nothing
+    trains on it. Deterministic for a given ``n`` and ``seed``, and the first ``n`` of a larger pool."""
+    seen, _ = _template_pools(random.Random(SEED))  # the paraphrases generate() gave the train split
+    shipped = {row["text"] for rows in generate(SEED).values() for row in rows}
+    rng = random.Random(seed)
+    rows = []
+    while len(rows) < n:
+        intent = INTENTS[len(rows) % len(INTENTS)]
+        urgency = rng.choices(URGENCIES, weights=(0.4, 0.35, 0.25))[0]
+        tone = rng.choices(TONES, weights=(0.3, 0.4, 0.3))[0]
+        secondary = rng.choice([x for x in INTENTS if x != intent]) if rng.random() < 0.25 else None
+        text = _compose(rng, intent, urgency, tone, rng.choice(TRAIN_STYLES), seen[intent], secondary)
+        if text not in shipped:
+            shipped.add(text)
+            rows.append({"id": f"unlabelled-{len(rows):05d}", "text": text, "intent": intent})
+    return rows
+
+
 def write(out_dir: Path = DATA_DIR, seed: int = SEED) -> dict[str, Path]:
     """Write each split as ``<split>.jsonl`` and return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -69,19 +69,16 @@ def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
 
 def run_sft_variant(settings: dict, profile_name: str, steps: int) -> dict:
     """Train ``steps`` optimiser steps of lesson 08's SFT with ``settings``; return timings and memory."""
-    import resource
-
     import torch
     from datasets import Dataset
-    from peft import LoraConfig, TaskType
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, TrainerCallback
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     from ..data import TRIAGE_INSTRUCTION, load_emails, triage_answer
-    from ..memory import release_checkpoint
+    from ..memory import peak_rss_mb, release_checkpoint
     from ..models import model_path, resolve_model
     from ..profiles import resolve_profile
-    from ..recipes import nf4_config
+    from ..recipes import nf4_config, sft_config, sft_lora_config
     from ..training import precision_flags
 
     profile = resolve_profile(profile_name)
@@ -114,14 +111,10 @@ def run_sft_variant(settings: dict, profile_name: str, steps: int) -> dict:
             self.seconds.append(time.perf_counter() - self.began)
 
     timer = StepTimer()
-    args = SFTConfig(
-        output_dir=str(Path(os.environ.get("TMPDIR", "/tmp")) / "course-benchmark-sft"), max_steps=steps,
-        per_device_train_batch_size=micro, gradient_accumulation_steps=profile.sft_batch_size // micro,
-        learning_rate=5e-4, activation_checkpointing=checkpointing, completion_only_loss=True,
-        logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
-        dataloader_pin_memory=torch.cuda.is_available(), **precision)
-    lora = LoraConfig(task_type=TaskType.CAUSAL_LM, r=16, lora_alpha=32, lora_dropout=settings["lora_dropout"],
-                      target_modules="all-linear")
+    args = sft_config(profile, Path(os.environ.get("TMPDIR", "/tmp")) / "course-benchmark-sft", max_steps=steps,
+                      per_device_train_batch_size=micro, gradient_accumulation_steps=profile.sft_batch_size // micro,
+                      activation_checkpointing=checkpointing)
+    lora = sft_lora_config(lora_dropout=settings["lora_dropout"])
     trainer = SFTTrainer(model=model, args=args, train_dataset=rows, processing_class=tokenizer, peft_config=lora,
                          callbacks=[timer])
     trainer.remove_callback(PrinterCallback)
@@ -132,7 +125,7 @@ def run_sft_variant(settings: dict, profile_name: str, steps: int) -> dict:
     if torch.cuda.is_available():
         peak_mb, kind = torch.cuda.max_memory_allocated() / 1e6, "CUDA max allocated"
     else:
-        peak_mb, kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 * 1.048576, "process RSS"
+        peak_mb, kind = peak_rss_mb(), "process RSS"
     return {"model": choice.name, "parameters": parameters, "micro_batch": micro, "checkpointing": checkpointing,
             "accumulation": profile.sft_batch_size // micro, "step_s": step_seconds, "first_step_s": timer.seconds[0],
             "tokens_per_step": tokens / steps, "tokens_per_s": tokens / steps / step_seconds,
@@ -196,6 +189,7 @@ LEARNING_RATE_RECIPES = {
     "prefix tuning, 20 virtual tokens (lesson 06)": ("prefix", (1e-2, 3e-2, 1e-1, 3e-1), None, 0.5),
     "prompt tuning, 20 virtual tokens (lesson 06)": ("prompt", (1e-2, 3e-2, 1e-1, 3e-1), None, 0.5),
     "(IA)3 (lesson 06)": ("ia3", (1e-2, 3e-2, 1e-1), None, 0.5),
+    "student, one layer in two, labels only (lesson 09's STUDENT_LEARNING_RATE)": ("student", (1e-4, 3e-4, 1e-3, 3e-3), None, 1.0),
 }
 
 
@@ -224,6 +218,9 @@ def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Pa
         model = AutoModelForSequenceClassification.from_pretrained(model_path(choice), num_labels=len(INTENTS))
         if kind == "head":
             model.base_model.requires_grad_(False)  # the encoder; the new classification head stays trainable
+        if kind == "student":  # lesson 09's layer-dropped student: every other pretrained layer
+            model.base_model.encoder.layer = model.base_model.encoder.layer[::2]
+            model.config.num_hidden_layers = len(model.base_model.encoder.layer)
         adapters = {"lora": lora_config,  # the course's standard LoRA, as the lessons train it
                     "prefix": lambda: PrefixTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=20),
                     "prompt": lambda: PromptTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=20),
@@ -244,6 +241,9 @@ def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Pa
                 continue
             print(f"{recipe}, learning rate {rate:g} ...", flush=True)
             budget = {"max_steps": few_shot_steps(len(data["train"]), profile)} if k else {}
+            if kind == "student":  # lesson 09's settings: the same steps for every student, batches by length, in two halves
+                budget = {"max_steps": profile.distillation_steps, "train_sampling_strategy": "group_by_length",
+                          "per_device_train_batch_size": profile.batch_size // 2, "gradient_accumulation_steps": 2}
             run = train_classifier(build(kind), tokenizer, data, profile, name=recipe, learning_rate=rate,
                                    num_train_epochs=epochs * profile.train_epochs, eval_splits=("validation",), **budget)
             accuracy = run.accuracy["validation"]
