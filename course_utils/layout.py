@@ -22,6 +22,11 @@ def binder_url(lesson: str) -> str:
     return f"https://mybinder.org/v2/gh/{REPOSITORY}/main?urlpath=lab/tree/{RELEASE_DIR}/{lesson}/{lesson}.ipynb"
 
 
+def lesson_file_url(lesson: str, name: str) -> str:
+    """A file the student notebook of ``lesson`` uses, as released beside it (raw, from GitHub)."""
+    return f"https://raw.githubusercontent.com/{REPOSITORY}/main/{RELEASE_DIR}/{lesson}/{name}"
+
+
 def access_links(lesson: str) -> str:
     """The Markdown line at the top of every lesson: Open in Colab · Launch Binder."""
     return f"[Open in Colab]({colab_url(lesson)}) · [Launch Binder]({binder_url(lesson)})"

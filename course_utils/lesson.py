@@ -52,6 +52,26 @@ def record_results(lesson: str, **metrics) -> None:
     display(pd.DataFrame([record]).set_index("lesson").T.rename(columns={lesson: "value"}))
 
 
+def lesson_files(lesson: str, *names: str) -> list[Path]:
+    """The files that sit beside the lesson's notebook (e.g. the scripts it launches), as paths. On Colab, which opens
+    a notebook alone, missing ones are downloaded from the course's repository; elsewhere a missing one is an error
+    that says where to run the notebook from."""
+    from .environment import detect_platform
+    from .layout import lesson_file_url
+
+    paths = [Path(name) for name in names]
+    for path in paths:
+        if path.is_file():
+            continue
+        if detect_platform() != "colab":
+            raise FileNotFoundError(f"{path.name} is not in {Path.cwd()}: open {lesson}.ipynb from its own folder "
+                                    f"(course/{lesson}/), where {path.name} sits beside it.")
+        import urllib.request
+
+        urllib.request.urlretrieve(lesson_file_url(lesson, path.name), path)
+    return paths
+
+
 def markdown_table(frame: "pandas.DataFrame | pandas.Series", digits: int = 3) -> str:  # noqa: F821
     """A DataFrame or Series as a GitHub Markdown table (for reports and model cards), floats rounded."""
     import pandas as pd

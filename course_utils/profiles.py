@@ -42,6 +42,7 @@ class Profile:
     unlabelled_examples: int    # lesson 09: unlabelled e-mails a teacher labels for its student
     distillation_steps: int     # lesson 09: optimiser steps of every student run (one budget for all, batch_size e-mails each)
     llm_teacher_examples: int   # lesson 09: e-mails per split (train, test, shifted_test) the LLM teacher scores
+    distributed_steps: int      # lesson 10: optimiser steps of the Trainer run on 1 and on 2 processes (batch_size e-mails each)
     # Model per role: "bundled" (the shipped MiniLM / SmolLM2) or a hub id (used when the profile allows it and the hub answers).
     encoder_model: str
     causal_lm_model: str
@@ -61,7 +62,7 @@ TINY = Profile(
     learning_rate=1e-4, pretrain_steps=20, few_shot_k=(1, 4), few_shot_steps=4, few_shot_epochs=1, training_seeds=2, llm_eval_examples=1,
     sft_steps=1, sft_batch_size=1, sft_micro_batch_size=1,
     sft_activation_checkpointing=False, llm_new_tokens=8, lora_ranks=(1, 8),
-    unlabelled_examples=32, distillation_steps=4, llm_teacher_examples=4,
+    unlabelled_examples=32, distillation_steps=4, llm_teacher_examples=4, distributed_steps=4,
     encoder_model="bundled", causal_lm_model="bundled",
 )
 CPU = Profile(
@@ -71,7 +72,7 @@ CPU = Profile(
     learning_rate=1e-4, pretrain_steps=300, few_shot_k=(1, 4, 16, 62), few_shot_steps=20, few_shot_epochs=2, training_seeds=3, llm_eval_examples=12,
     sft_steps=16, sft_batch_size=2, sft_micro_batch_size=1,
     sft_activation_checkpointing=True, llm_new_tokens=32, lora_ranks=(1, 8, 64),
-    unlabelled_examples=500, distillation_steps=56, llm_teacher_examples=16,
+    unlabelled_examples=500, distillation_steps=56, llm_teacher_examples=16, distributed_steps=40,
     encoder_model="bundled", causal_lm_model="bundled",
 )
 GPU = Profile(
@@ -82,7 +83,7 @@ GPU = Profile(
     sft_steps=250, sft_batch_size=8, sft_micro_batch_size=8,
     sft_activation_checkpointing=False, llm_new_tokens=32,
     lora_ranks=(1, 2, 4, 8, 16, 32, 64),
-    unlabelled_examples=2000, distillation_steps=600, llm_teacher_examples=400,
+    unlabelled_examples=2000, distillation_steps=600, llm_teacher_examples=400, distributed_steps=200,
     encoder_model="FacebookAI/roberta-base", causal_lm_model="Qwen/Qwen2.5-0.5B-Instruct",
 )
 PROFILES: dict[str, Profile] = {p.name: p for p in (TINY, CPU, GPU)}

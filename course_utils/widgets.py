@@ -138,6 +138,46 @@ def quantisation_explorer(weights: torch.Tensor, round_trip: Callable[..., torch
     return panel
 
 
+def memory_bars(plans: Mapping[str, Mapping[str, float]], components: Sequence[str], title: str) -> tuple[Figure, list[float]]:
+    """Stacked bars of GB per component for each plan (the bars' labels are the keys), with the GPU budgets as dashed
+    lines labelled on a right-hand axis (outside the bars, so no label covers one); the figure and each bar's total."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    bottom = [0.0] * len(plans)
+    for part in components:
+        values = [plan[part] for plan in plans.values()]
+        ax.bar(list(plans), values, bottom=bottom, label=part)
+        bottom = [b + v for b, v in zip(bottom, values)]
+    for gb in GPU_BUDGETS_GB.values():
+        ax.axhline(gb, linestyle="--", linewidth=0.8, color="grey")
+    ax.set(title=title, ylabel="GB", yscale="log" if max(bottom) > 200 else "linear")
+    ax.legend(loc="upper right", fontsize=8)
+    budgets = ax.twinx()
+    budgets.set(yscale=ax.get_yscale(), ylim=ax.get_ylim())
+    budgets.set_yticks(list(GPU_BUDGETS_GB.values()), [f"{name} {gb} GB" for name, gb in GPU_BUDGETS_GB.items()], fontsize=8)
+    budgets.set_yticks([], minor=True)
+    return fig, bottom
+
+
+def show_panel(controls: Sequence[ipywidgets.Widget], rows: Sequence[int], redraw: Callable[..., None],
+               view: ipywidgets.HTML) -> ipywidgets.VBox:
+    """Redraw on every control's change, draw once, and display the controls (``rows``: how many per line) above ``view``."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    for control in controls:
+        control.observe(redraw, names="value")
+    redraw()
+    lines, start = [], 0
+    for count in rows:
+        lines.append(widgets.HBox(list(controls[start:start + count])))
+        start += count
+    panel = widgets.VBox([*lines, view])
+    display(panel)
+    return panel
+
+
 def memory_planner(estimate: Callable[..., Mapping[str, float]], shapes: Mapping[str, ArchitectureShape],
                    default: str | None = None) -> ipywidgets.VBox:
     """Model, method, rank, sequence, batch, checkpointing and double quantisation -> stacked memory bars
@@ -147,8 +187,6 @@ def memory_planner(estimate: Callable[..., Mapping[str, float]], shapes: Mapping
     component (weights, gradients, optimizer, activations): the student's estimator.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     model = widgets.Dropdown(options=list(shapes), value=default or list(shapes)[0], description="model")
     method = widgets.Dropdown(options=list(TRAINING_METHODS), value="qlora_nf4", description="method")
@@ -168,23 +206,7 @@ def memory_planner(estimate: Callable[..., Mapping[str, float]], shapes: Mapping
         settings = dict(rank=rank.value, targets=chosen, seq_len=seq_len.value, batch=batch.value,
                         grad_checkpointing=checkpointing.value, double_quant=double_quant.value)
         plans = {m: estimate(shape, m, **settings) for m in TRAINING_METHODS}
-        fig, ax = plt.subplots(figsize=(7, 3.8))
-        bottom = [0.0] * len(plans)
-        for part in components:
-            values = [plans[m][part] for m in plans]
-            ax.bar(list(plans), values, bottom=bottom, label=part)
-            bottom = [b + v for b, v in zip(bottom, values)]
-        for gb in GPU_BUDGETS_GB.values():
-            ax.axhline(gb, linestyle="--", linewidth=0.8, color="grey")
-        top = max(bottom)
-        ax.set(title=f"{model.value}: training memory by method", ylabel="GB", yscale="log" if top > 200 else "linear")
-        ax.legend(loc="upper right", fontsize=8)
-        # The GPU budgets are labelled on a right-hand axis, outside the bars, so no label covers a bar.
-        budgets = ax.twinx()
-        budgets.set(yscale=ax.get_yscale(), ylim=ax.get_ylim())
-        budgets.set_yticks(list(GPU_BUDGETS_GB.values()), [f"{name} {gb} GB" for name, gb in GPU_BUDGETS_GB.items()],
-                           fontsize=8)
-        budgets.set_yticks([], minor=True)
+        fig, _ = memory_bars(plans, components, f"{model.value}: training memory by method")
         total = sum(plans[method.value][part] for part in components)
         fits = [name for name, gb in GPU_BUDGETS_GB.items() if total <= gb]
         verdict = (f"fits on: {', '.join(fits)}" if fits else "does not fit on any single GPU listed")
@@ -192,10 +214,40 @@ def memory_planner(estimate: Callable[..., Mapping[str, float]], shapes: Mapping
                       f"({', '.join(f'{p} {plans[method.value][p]:.1f}' for p in components)}); {verdict}.</p>"
                       f"{figure_html(fig)}")
 
-    controls = (model, method, rank, targets, seq_len, batch, checkpointing, double_quant)
-    for control in controls:
-        control.observe(redraw, names="value")
-    redraw()
-    panel = widgets.VBox([widgets.HBox(list(controls[:4])), widgets.HBox(list(controls[4:])), view])
-    display(panel)
-    return panel
+    return show_panel((model, method, rank, targets, seq_len, batch, checkpointing, double_quant), (4, 4), redraw, view)
+
+
+def sharding_planner(estimate: Callable[..., Mapping[str, float]], shapes: Mapping[str, ArchitectureShape],
+                     methods: Sequence[str], gpu_counts: Sequence[int] = (1, 2, 4, 8), default: str | None = None
+                     ) -> ipywidgets.VBox:
+    """Model, method, ZeRO stage and LoRA rank -> the model states each GPU holds (stacked bars) for every number of
+    GPUs in ``gpu_counts``, next to the GPU budgets, and the fewest GPUs of each kind that hold them.
+
+    ``estimate(shape, method, n_gpus=, stage=, rank=)`` returns GB per GPU for parameters, gradients and optimizer.
+    """
+    import ipywidgets as widgets
+
+    model = widgets.Dropdown(options=list(shapes), value=default or list(shapes)[0], description="model")
+    method = widgets.Dropdown(options=list(methods), value=methods[0], description="method")
+    stage = widgets.Dropdown(options=[("0 (DDP)", 0), ("1: optimizer", 1), ("2: + gradients", 2), ("3: + parameters", 3)],
+                             value=3, description="ZeRO stage")
+    rank = widgets.IntSlider(value=16, min=1, max=256, description="LoRA rank", continuous_update=False)
+    view = widgets.HTML()
+    components = ("parameters", "gradients", "optimizer")
+
+    def redraw(_=None) -> None:
+        shape = shapes[model.value]
+        plans = {n: estimate(shape, method.value, n_gpus=n, stage=stage.value, rank=rank.value) for n in gpu_counts}
+        labels = {n: f"{n} GPU{'s' if n > 1 else ''}" for n in gpu_counts}
+        fig, bottom = memory_bars({labels[n]: plans[n] for n in gpu_counts}, components,
+                                  f"{model.value}, {method.value}, ZeRO stage {stage.value}: model states per GPU")
+        totals = dict(zip(gpu_counts, bottom))
+        fewest = [f"{next(n for n in gpu_counts if totals[n] <= gb)}× {name}" for name, gb in GPU_BUDGETS_GB.items()
+                  if any(totals[n] <= gb for n in gpu_counts)]
+        verdict = (f"the model states fit on {', '.join(fewest)}" if fewest
+                   else f"the model states fit on none of these with up to {max(gpu_counts)} GPUs")
+        view.value = (f"<p><b>{model.value}, {method.value}, stage {stage.value}</b>: "
+                      + "; ".join(f"{labels[n]} {totals[n]:.1f} GB" for n in gpu_counts)
+                      + f" per GPU; {verdict} (activations come on top).</p>{figure_html(fig)}")
+
+    return show_panel((model, method, stage, rank), (2, 2), redraw, view)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from pathlib import Path
 
 import pytest
 from packaging.specifiers import SpecifierSet
@@ -105,3 +106,27 @@ def test_the_colab_cell_installs_from_the_lock_and_asks_for_a_restart_only_if_ne
     monkeypatch.setattr(Shell, "system", lambda self, command: None)  # pip changed nothing
     exec(code, {"get_ipython": Shell})
     assert capsys.readouterr().out == ""
+
+
+def test_a_lessons_scripts_are_read_beside_it_or_fetched_on_colab(tmp_path, monkeypatch):
+    """Colab opens a notebook alone: the files it launches come from the repository's course/ folder."""
+    import sys
+    import types
+    import urllib.request
+
+    from course_utils.layout import lesson_file_url
+    from course_utils.lesson import lesson_files
+
+    lesson = "10_beyond_one_device"
+    monkeypatch.chdir(tmp_path)
+    Path("here.py").write_text("beside")
+    assert lesson_files(lesson, "here.py") == [Path("here.py")]
+    with pytest.raises(FileNotFoundError, match=f"open {lesson}.ipynb from its own folder"):
+        lesson_files(lesson, "train.py")
+    fetched = []
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(urllib.request, "urlretrieve", lambda url, path: fetched.append(url) or Path(path).write_text("fetched"))
+    lesson_files(lesson, "here.py", "train.py")
+    assert fetched == [lesson_file_url(lesson, "train.py")] and Path("train.py").read_text() == "fetched"
+    in_repo = lesson_file_url(lesson, "train.py").removeprefix(f"https://raw.githubusercontent.com/{REPOSITORY}/main/")
+    assert (ROOT / in_repo).is_file(), "the URL names the released script in this repository"

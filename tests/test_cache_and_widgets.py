@@ -151,6 +151,30 @@ def test_memory_planner_shows_every_method_and_a_verdict():
     assert seen[-1][1] == 64
 
 
+def test_sharding_planner_shows_every_gpu_count_and_the_fewest_gpus_that_hold_the_states():
+    from course_utils.architectures import ArchitectureShape
+    from course_utils.widgets import sharding_planner
+
+    shape = ArchitectureShape("toy", 4, 2, 10, {"self_attn.q_proj": [(4, 4)]}, 100)
+    seen = []
+
+    def estimate(shape, method, n_gpus, stage, rank):
+        seen.append((method, n_gpus, stage, rank))
+        return {"parameters": 60.0 / n_gpus, "gradients": 30.0 / n_gpus if stage >= 2 else 30.0, "optimizer": 10.0}
+
+    panel = sharding_planner(estimate, {"toy": shape}, methods=("full_mixed", "lora_bf16"))
+    first_row, second_row, view = panel.children
+    assert [n for _, n, _, _ in seen] == [1, 2, 4, 8] and {s for _, _, s, _ in seen} == {3}
+    assert "1 GPU 100.0 GB; 2 GPUs 55.0 GB; 4 GPUs 32.5 GB; 8 GPUs 21.2 GB" in view.value
+    assert "fit on 8× RTX 3090/4090, 4× A100 40GB, 2× A100 80GB" in view.value and "T4" not in view.value.split("</p>")[0]
+    stage, rank = second_row.children
+    stage.value = 1
+    assert "8 GPUs 47.5 GB" in view.value and "fit on 2× A100 80GB" in view.value
+    rank.value = 64
+    first_row.children[1].value = "lora_bf16"
+    assert seen[-1] == ("lora_bf16", 8, 1, 64)
+
+
 def test_fingerprint_follows_what_a_result_depends_on():
     from course_utils.cache import fingerprint
 

@@ -122,6 +122,10 @@ def test_course_is_a_fresh_generation_of_solutions(lesson, release_once):
     fresh = student_notebook(release_once(lesson), lesson).read_text()
     assert json.loads(fresh) == json.loads(committed), \
         f"course/{lesson} differs from solutions/{lesson}: run `python -m course_utils.tools.instructor release {lesson}`"
+    beside = lambda notebook: {p.name: p.read_bytes() for p in notebook.parent.iterdir()  # noqa: E731 - e.g. the scripts it launches
+                               if p.is_file() and p.suffix != ".ipynb"}
+    assert beside(student_notebook(release_once(lesson), lesson)) == beside(student_notebook(ROOT, lesson)), \
+        f"the files beside course/{lesson}'s notebook differ from solutions/{lesson}'s: release it again"
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
