@@ -29,8 +29,9 @@ def launch(script: str | Path, processes: int, *args: str, use_gpus: bool | None
     per rank, rank 0 first.
 
     ``use_gpus``: a GPU per rank (default: where the machine has one per rank); otherwise the ranks run on the CPU
-    cores (CUDA hidden from them), ``cores // processes`` threads each: what a fair comparison of 1 and N processes
-    on one machine needs. On Linux gloo talks over the loopback interface only. All of them are stopped if the run
+    cores (CUDA hidden from them), sharing them out: each rank gets ``threads // processes`` threads, where
+    ``threads`` is ``$OMP_NUM_THREADS`` if set (e.g. by the test command or a grader running several kernels), else
+    the cores this process may use. That is what a fair comparison of 1 and N processes on one machine needs. On Linux gloo talks over the loopback interface only. All of them are stopped if the run
     fails, times out or is interrupted.
     """
     import torch
@@ -46,7 +47,7 @@ def launch(script: str | Path, processes: int, *args: str, use_gpus: bool | None
         raise ValueError(f"{processes} processes need {processes} GPUs, this machine has {torch.cuda.device_count()}: "
                          "pass use_gpus=False to run them on the CPU")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    threads = max(1, cores // processes)
+    threads = max(1, int(os.environ.get("OMP_NUM_THREADS") or cores) // processes)
     with tempfile.TemporaryDirectory(prefix="launch-") as scratch:
         report = Path(scratch) / "report.json"
         command = ["torchrun", "--standalone", f"--nproc_per_node={processes}", script.name, *map(str, args)]
