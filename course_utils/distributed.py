@@ -141,4 +141,7 @@ def write_report(row: dict, path: str | Path | None) -> None:
         dist.all_gather_object(rows, row)
     if not dist.is_initialized() or dist.get_rank() == 0:
         text = json.dumps(rows, indent=1)
-        Path(path).write_text(text) if path else print(text)
+        if path:
+            Path(path).write_text(text)
+        else:
+            print(text)
