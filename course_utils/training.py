@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
     from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
 
-from .memory import PeakMemory, release_memory
+from .memory import PeakMemory, release_memory, return_freed_memory
 from .profiles import Profile, resolve_profile
 from .recipes import WARMUP_RATIO
 
@@ -102,7 +102,8 @@ def tokenize_emails(data: Dataset | DatasetDict, tokenizer: PreTrainedTokenizerB
 
 def live_progress_callback() -> TrainerCallback:
     """A ``TrainerCallback`` (for ``Trainer`` or trl's trainers): one progress bar with the latest loss; it keeps
-    the loss curve (``.curve``) and the bytes of the gradients and the optimiser's state."""
+    the loss curve (``.curve``) and the bytes of the gradients and the optimiser's state, and after every step hands
+    the freed activations' memory back to the system (:func:`course_utils.memory.return_freed_memory`)."""
     from tqdm.auto import tqdm
     from transformers import TrainerCallback
 
@@ -123,6 +124,7 @@ def live_progress_callback() -> TrainerCallback:
 
         def on_step_end(self, args, state, control, **kwargs):
             self.bar.update(1)
+            return_freed_memory()
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
@@ -245,4 +247,5 @@ def train_causal_lm(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, 
         optimizer.zero_grad()
         losses.append(loss.item())
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        return_freed_memory()
     return losses

@@ -104,3 +104,43 @@ def test_learning_rates_only_retrains_the_recipes_asked_for_and_keeps_the_other_
     assert f"| {head} | **0.01** | 0.700 |" in table, "rows measured before for other recipes stay in the table"
     assert "| (IA)3 (lesson 06) | **0.03** | 0.900 |" in table
     assert json.loads((tmp_path / "learning_rates.json").read_text())["rows"][0] == earlier
+
+
+def _lesson_row(lesson="04_lora", status="ok", seconds=200.0, rss=1500.0, together=1400.0) -> dict:
+    return {"lesson": lesson, "status": status, "wall_seconds": seconds, "peak_rss_mb": rss, "all_processes_peak_mb": together,
+            "peak_cell": {"cell": 30, "first_line": "qlora_run = train_classifier(", "seconds": 60.0, "peak_mb": together},
+            "cells": [{"cell": 30, "first_line": "qlora_run = train_classifier(", "seconds": 60.0, "peak_mb": together}]}
+
+
+@pytest.mark.parametrize("row, profile, within, cell", [
+    (_lesson_row(), "cpu", (True, True), "3.3 min, peak 1.50 GB"),
+    (_lesson_row(seconds=301), "cpu", (False, True), "5.0 min (over its 5 min), peak 1.50 GB"),
+    (_lesson_row(lesson="08_instruction_tuning", seconds=400), "cpu", (True, True), "6.7 min, peak 1.50 GB"),
+    (_lesson_row(rss=900, together=2100), "cpu", (True, False), "3.3 min, peak 2.10 GB (over 2 GB)"),  # the processes it started count
+    (_lesson_row(status="killed: over the 2000 MB memory cap"), "cpu", (False, False), "did not finish: killed: over the 2000 MB memory cap"),
+    (_lesson_row(seconds=40, rss=9000), "gpu", (True, True), "40 s"),  # gpu: RAM is not the budget
+])
+def test_each_lesson_is_judged_against_its_profiles_budgets(row, profile, within, cell):
+    judged = benchmark.judge(row, profile)
+    assert (judged["within_time"], judged["within_memory"]) == within
+    assert benchmark.readme_cell(judged) == cell
+
+
+def test_the_readme_table_gets_the_measured_figures_in_the_profiles_column_only():
+    readme = (ROOT / "README.md").read_text()
+    updated = benchmark.update_readme_table(readme, "cpu", [benchmark.judge(_lesson_row(), "cpu")])
+    changed = [(old, new) for old, new in zip(readme.splitlines(), updated.splitlines()) if old != new]
+    assert len(changed) == 1 and changed[0][0].startswith("| 04 |"), changed
+    old, new = ([c.strip() for c in line.strip("|").split("|")] for line in changed[0])
+    header = next(line for line in readme.splitlines() if line.startswith("| # | lesson |"))
+    column = [c.strip() for c in header.strip("|").split("|")].index(benchmark.README_COLUMNS["cpu"])
+    assert new[column] == "3.3 min, peak 1.50 GB" and old[:column] == new[:column] and old[column + 1:] == new[column + 1:]
+    with pytest.raises(ValueError, match="no column"):
+        benchmark.update_readme_table(readme.replace(benchmark.README_COLUMNS["cpu"], "cpu"), "cpu", [])
+
+
+def test_the_lessons_table_names_broken_budgets_and_where_memory_peaked():
+    rows = [benchmark.judge(_lesson_row(), "cpu"), benchmark.judge(_lesson_row(lesson="05_qlora", seconds=400, together=2500), "cpu")]
+    table = benchmark.lessons_table(rows, "cpu", 2000, None)
+    assert "| 04_lora | ok | 3.3 min | 5 min | 1500.0 | 1400.0 | 2000 | yes | cell 30: `qlora_run = train_classifier(` |" in table
+    assert "| 05_qlora | ok | 6.7 min | 5 min | 1500.0 | 2500 | 2000 | NO: time, NO: memory |" in table

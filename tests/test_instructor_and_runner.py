@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT
 from course_utils.layout import check_lessons, find_root, lesson_ids, solution_notebook, student_notebook
 from course_utils.tools import instructor
-from course_utils.tools.runner import summary_markdown
+from course_utils.tools.runner import ChildrenMemory, cell_costs, run_lesson, summary_markdown
 
 
 def test_find_root_from_inside_and_a_clear_error_outside(tmp_path):
@@ -45,10 +45,59 @@ def test_validate_uses_the_python_api_and_reports_failures():
 
 
 def test_summary_table_lists_every_lesson():
-    rows = [{"lesson": "00_setup", "status": "ok", "wall_seconds": 12.0, "peak_rss_mb": 800.0,
+    rows = [{"lesson": "00_setup", "status": "ok", "wall_seconds": 12.0, "peak_rss_mb": 800.0, "all_processes_peak_mb": 812.5,
              "metrics": {"encoder_params": 22713216}}]
     text = summary_markdown(rows, "tiny", "solutions")
-    assert "| 00_setup | ok | 12.0 | 800.0 | encoder_params=22713216 |" in text
+    assert "| 00_setup | ok | 12.0 | 800.0 | 812.5 | encoder_params=22713216 |" in text
+
+
+ALLOCATE = "import time; block = bytearray({mb} * 10**6); block[::4096] = b'x' * len(block[::4096]); time.sleep({seconds})"
+
+
+def test_children_memory_counts_every_child_and_kills_them_all_over_the_cap():
+    import subprocess
+    import sys
+
+    with ChildrenMemory() as memory:  # two children of 150 MB each: both are counted
+        children = [subprocess.Popen([sys.executable, "-c", ALLOCATE.format(mb=150, seconds=1.5)]) for _ in range(2)]
+        assert [child.wait(timeout=30) for child in children] == [0, 0]
+    assert 300 < memory.peak_mb < 450, memory.peak_mb
+    assert memory.exceeded is None
+
+    with ChildrenMemory(cap_mb=250) as memory:
+        children = [subprocess.Popen([sys.executable, "-c", ALLOCATE.format(mb=150, seconds=30)]) for _ in range(2)]
+        codes = [child.wait(timeout=20) for child in children]
+    assert codes == [-9, -9], "both children are killed, not only the one that crossed the cap"
+    assert memory.exceeded and memory.exceeded[1] > 250
+
+
+def test_cell_costs_put_each_memory_sample_in_the_cell_that_ran_then(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# title")] + [
+        nbformat.v4.new_code_cell(source, metadata={"papermill": {"start_time": start, "end_time": end, "duration": 10.0}})
+        for source, start, end in (("# a comment first\nload()", "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:10+00:00"),
+                                   ("train()", "2026-01-01T00:00:10+00:00", "2026-01-01T00:00:20+00:00"))])
+    nbformat.write(nb, tmp_path / "run.ipynb")
+    t0 = 1767225600.0  # 2026-01-01T00:00:00 UTC
+    costs = cell_costs(tmp_path / "run.ipynb", [(t0 + 1, 500.0), (t0 + 9, 700.0), (t0 + 15, 1900.0), (t0 + 30, 5000.0)])
+    assert [(c["cell"], c["first_line"], c["peak_mb"]) for c in costs] == [(1, "load()", 700.0), (2, "train()", 1900.0)]
+
+
+@pytest.mark.notebook
+def test_a_lesson_over_the_memory_cap_is_killed_and_the_cell_named(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("PROFILE = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell(ALLOCATE.format(mb=600, seconds=30)),
+        nbformat.v4.new_code_cell("print('never')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "99_demo.ipynb")
+    row = run_lesson(tmp_path / "99_demo.ipynb", tmp_path / "out.ipynb", "tiny", memory_cap_mb=400)
+    assert row["status"].startswith("killed: over the 400 MB memory cap") and "in cell 3 (import time;" in row["status"], row["status"]
+    assert row["wall_seconds"] < 25, "killed at the cap, not left to finish its sleep"
 
 
 def test_keep_regular_files_removes_links_specials_and_oversized_files_without_following_them(tmp_path):

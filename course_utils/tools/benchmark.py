@@ -1,9 +1,20 @@
-"""Benchmarks that write a table: how fast and how big the course's heavy steps are on this machine.
+"""Benchmarks that write a table: how fast and how big the course's lessons and heavy steps are on this machine.
 
+    python -m course_utils.tools.benchmark lessons              # every lesson: first run, cold cache, capped at 2 GB
+    python -m course_utils.tools.benchmark lessons --readme     # ... and write its figures into README's lesson table
+    python -m course_utils.tools.benchmark lessons --profile tiny 04_lora 05_qlora
     python -m course_utils.tools.benchmark sft                  # lesson 08's LoRA/QLoRA SFT and the alternatives
     python -m course_utils.tools.benchmark sft --profile gpu --steps 20
     python -m course_utils.tools.benchmark learning-rates       # the course's learning rates, chosen on validation
     python -m course_utils.tools.benchmark grading              # autograde throughput for --jobs 1, 2 and 4
+
+``lessons`` runs each lesson's solution notebook as a student's first run would: an empty results cache of its own
+(the converted instruct LLM is shared: converting it, once per install, is timed apart), with the kernel and the
+processes it starts capped at the profile's memory budget (``--memory-cap-mb``; 0: no cap). It writes
+``lessons.md`` and ``lessons.json`` to ``runs/benchmark/<profile>/``: per lesson, the wall time against the time
+budget, the kernel's peak RSS and the peak of all its processes (RSS summed, sampled every 0.1 s) against the memory
+budget, the cell where memory peaked, and the slowest cells. ``--readme`` writes the times and peaks into the
+profile's column of README.md's lesson table. The exit code is 1 unless every lesson ran and kept to its budgets.
 
 ``sft`` trains the bundled instruct LLM with TRL's ``SFTTrainer`` on the lesson's data for a few steps per
 variant, each variant in its own process (so its peak RSS is its own), and writes ``sft.md`` and ``sft.json``
@@ -39,7 +50,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..layout import check_lessons, find_root, solution_notebook, student_notebook
+from ..layout import SOURCE_DIR, check_lessons, find_root, solution_notebook, student_notebook
+
+# What one lesson may cost on its first run (COURSE_DESIGN.md, "profiles"): wall seconds on 2 cores and MB of memory
+# for the kernel and everything it starts (None: GPU memory is the limit, not RAM). The lesson that trains an LLM
+# may take longer on cpu.
+LESSON_BUDGETS = {"tiny": (60, 2000), "cpu": (300, 2000), "gpu": (900, None)}
+LONGER_BUDGETS = {("cpu", "08_instruction_tuning"): 600}
+README_COLUMNS = {"tiny": "tiny (CI)", "cpu": "cpu (first run, measured)", "gpu": "gpu (first run, measured)"}
 
 # The lesson's settings (solutions/08_instruction_tuning, sections 3-6; None: the profile's), then one change each.
 LESSON_SFT = {"quantised": False, "lora_dropout": 0.0, "activation_checkpointing": None, "micro_batch": None}
@@ -331,11 +349,122 @@ def benchmark_grading(root: Path, lesson: str, submissions: int, jobs: list[int]
     return rows
 
 
+def lesson_budget(profile: str, lesson: str) -> tuple[int, int | None]:
+    """(seconds, MB) one lesson may use on its first run under ``profile``."""
+    seconds, megabytes = LESSON_BUDGETS[profile]
+    return LONGER_BUDGETS.get((profile, lesson), seconds), megabytes
+
+
+def judge(row: dict, profile: str) -> dict:
+    """``row`` (from the runner) with its budgets, its peak (the larger of the kernel's peak RSS and the sampled peak
+    of all its processes together) and whether it kept to them."""
+    seconds, megabytes = lesson_budget(profile, row["lesson"])
+    peak = max(row["peak_rss_mb"] or 0, row["all_processes_peak_mb"] or 0)
+    return {**row, "budget_seconds": seconds, "budget_mb": megabytes, "peak_mb": peak,
+            "within_time": row["status"] == "ok" and row["wall_seconds"] <= seconds,
+            "within_memory": row["status"] == "ok" and (megabytes is None or peak <= megabytes)}
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def _budget(seconds: int) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds} s"
+
+
+def readme_cell(row: dict) -> str:
+    """What README's lesson table says of one measured lesson: its time and peak, and any budget it broke."""
+    if row["status"] != "ok":
+        return f"did not finish: {row['status'][:120]}"
+    text = _duration(row["wall_seconds"]) + ("" if row["within_time"] else f" (over its {_budget(row['budget_seconds'])})")
+    if row["budget_mb"] is not None:
+        text += f", peak {row['peak_mb'] / 1000:.2f} GB" + ("" if row["within_memory"] else f" (over {row['budget_mb'] / 1000:g} GB)")
+    return text
+
+
+def update_readme_table(readme: str, profile: str, rows: list[dict]) -> str:
+    """``readme`` with the lesson table's ``profile`` column rewritten from the benchmark's ``rows`` (lessons not
+    measured keep their cells)."""
+    lines, header, measured = readme.splitlines(keepends=True), None, {row["lesson"][:2]: row for row in rows}
+    for i, line in enumerate(lines):
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| # | lesson |"):
+            if README_COLUMNS[profile] not in cells:
+                raise ValueError(f"README.md's lesson table has no column {README_COLUMNS[profile]!r}: add it first")
+            header = cells.index(README_COLUMNS[profile])
+        elif header is not None and line.startswith("|") and cells[0] in measured:
+            cells[header] = readme_cell(measured[cells[0]])
+            lines[i] = "| " + " | ".join(cells) + " |\n"
+        elif header is not None and not line.startswith("|"):
+            break
+    if header is None:
+        raise ValueError("README.md has no lesson table (a line starting '| # | lesson |')")
+    return "".join(lines)
+
+
+def lessons_table(rows: list[dict], profile: str, cap_mb: float | None, conversion_s: float | None) -> str:
+    lines = [f"# Lessons, first run: `{profile}` profile, {os.cpu_count()} CPU cores", "",
+             "Each lesson's solution notebook with an empty results cache of its own"
+             + (f", its processes capped at {cap_mb:.0f} MB (killed above it, as on Binder)." if cap_mb else ", no memory cap.")
+             + " All processes: the RSS of the kernel and every process it starts, summed, sampled every 0.1 s.", "",
+             f"Converting the bundled instruct LLM (once per install, before the lessons): "
+             + (f"{conversion_s:.0f} s." if conversion_s is not None else "already done."), "",
+             "| lesson | status | wall time | time budget | kernel peak RSS (MB) | all processes peak RSS (MB) | memory budget (MB) | within budget | memory peaked in |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        verdict = "yes" if r["within_time"] and r["within_memory"] else ", ".join(
+            [*(["NO: time"] if not r["within_time"] else []), *(["NO: memory"] if not r["within_memory"] else [])])
+        where = f"cell {r['peak_cell']['cell']}: `{r['peak_cell']['first_line']}`" if r["peak_cell"] else ""
+        lines.append(f"| {r['lesson']} | {r['status'][:160]} | {_duration(r['wall_seconds'])} | {_budget(r['budget_seconds'])} | "
+                     f"{r['peak_rss_mb']} | {r['all_processes_peak_mb']} | {r['budget_mb'] or 'GPU'} | {verdict} | {where} |")
+    lines += ["", "## Where the time goes: each lesson's three slowest cells", ""]
+    for r in rows:
+        slowest = sorted((c for c in r["cells"] if c["seconds"]), key=lambda c: -c["seconds"])[:3]
+        lines.append(f"- **{r['lesson']}**: " + "; ".join(
+            f"cell {c['cell']} `{c['first_line']}` {c['seconds']:.0f} s ({c['peak_mb']} MB)" for c in slowest))
+    return "\n".join(lines) + "\n"
+
+
+def benchmark_lessons(root: Path, lessons: list[str], profile: str, cap_mb: float | None, out: Path) -> list[dict]:
+    """Run ``lessons`` as first runs (see the module's help); write ``lessons.md``/``.json`` to ``out``; return the rows."""
+    from ..cache import CACHE_ENV, cache_root
+    from ..models import converted_llm_dir, verified_llm_path
+    from .runner import _environment, run_lesson
+
+    conversion_s = None
+    if not (converted_llm_dir() / "model.safetensors").is_file():
+        began = time.perf_counter()
+        verified_llm_path()
+        conversion_s = time.perf_counter() - began
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="course-lessons-benchmark-") as scratch:
+        for lesson in lessons:
+            cache = Path(scratch, lesson)
+            cache.mkdir()
+            (cache / "models").symlink_to(cache_root() / "models", target_is_directory=True)
+            print(f"{lesson} under '{profile}' ...", flush=True)
+            with _environment(**{CACHE_ENV: str(cache)}):
+                row = run_lesson(root / SOURCE_DIR / lesson / f"{lesson}.ipynb", out / "executed" / f"{lesson}.ipynb",
+                                 profile, memory_cap_mb=cap_mb)
+            rows.append(judge(row, profile))
+            print(f"  {row['status']} in {row['wall_seconds']} s, peak {rows[-1]['peak_mb']:.0f} MB", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lessons.json").write_text(json.dumps({"profile": profile, "cores": os.cpu_count(), "memory_cap_mb": cap_mb,
+                                                  "llm_conversion_seconds": conversion_s, "lessons": rows}, indent=2))
+    (out / "lessons.md").write_text(lessons_table(rows, profile, cap_mb, conversion_s))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.tools.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("sft", "sft-variant", "learning-rates", "grading"))
-    parser.add_argument("settings", nargs="?", help="sft-variant only: one variant's settings as JSON")
+    parser.add_argument("what", choices=("lessons", "sft", "sft-variant", "learning-rates", "grading"))
+    parser.add_argument("settings", nargs="*", help="lessons: the lesson folders (default: all); "
+                                                    "sft-variant: one variant's settings as JSON")
+    parser.add_argument("--memory-cap-mb", type=float, default=None,
+                        help="lessons only: kill a lesson whose processes use more (default: the profile's budget; 0: none)")
+    parser.add_argument("--readme", action="store_true", help="lessons only: write the figures into README.md's lesson table")
     parser.add_argument("--profile", default="cpu", choices=("tiny", "cpu", "gpu"))
     parser.add_argument("--steps", type=int, default=6, help="optimiser steps per variant (the first is left out)")
     parser.add_argument("--only", default="", help="learning-rates only: train the recipes whose name contains this "
@@ -351,9 +480,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 2:
         parser.error("--steps must be at least 2: the first step warms up and is left out")
     if args.what == "sft-variant":
-        print(json.dumps(run_sft_variant(json.loads(args.settings), args.profile, args.steps)))
+        print(json.dumps(run_sft_variant(json.loads(args.settings[0]), args.profile, args.steps)))
         return 0
     root = find_root()
+    if args.what == "lessons":
+        cap = LESSON_BUDGETS[args.profile][1] if args.memory_cap_mb is None else (args.memory_cap_mb or None)
+        out = (args.out or root / "runs" / "benchmark" / args.profile).resolve()
+        rows = benchmark_lessons(root, check_lessons(root, args.settings), args.profile, cap, out)
+        if args.readme:
+            readme = root / "README.md"
+            readme.write_text(update_readme_table(readme.read_text(), args.profile, rows))
+        print(f"\n{(out / 'lessons.md').read_text()}\ntable: {out / 'lessons.md'}")
+        return 0 if all(r["within_time"] and r["within_memory"] for r in rows) else 1
     if args.what == "grading":
         if args.submissions < 2 or min(args.jobs) < 1:
             parser.error("grade at least 2 submissions (one full marks, one zero) with --jobs of 1 or more")
