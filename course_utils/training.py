@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
     from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
 
-from .memory import PeakMemory, release_memory, return_freed_memory
+from .memory import HeapTrimmer, PeakMemory, release_memory
 from .profiles import Profile, resolve_profile
 from .recipes import WARMUP_RATIO
 
@@ -102,8 +102,8 @@ def tokenize_emails(data: Dataset | DatasetDict, tokenizer: PreTrainedTokenizerB
 
 def live_progress_callback() -> TrainerCallback:
     """A ``TrainerCallback`` (for ``Trainer`` or trl's trainers): one progress bar with the latest loss; it keeps
-    the loss curve (``.curve``) and the bytes of the gradients and the optimiser's state, and after every step hands
-    the freed activations' memory back to the system (:func:`course_utils.memory.return_freed_memory`)."""
+    the loss curve (``.curve``) and the bytes of the gradients and the optimiser's state, and after each step hands
+    freed activations' memory back to the system once it adds up (:class:`course_utils.memory.HeapTrimmer`)."""
     from tqdm.auto import tqdm
     from transformers import TrainerCallback
 
@@ -113,6 +113,7 @@ def live_progress_callback() -> TrainerCallback:
         def __init__(self):
             self.curve: list[tuple[int, float]] = []
             self.bar = None
+            self.trim_heap = HeapTrimmer()
             self.gradient_bytes = self.optimizer_bytes = 0
 
         def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
@@ -124,7 +125,7 @@ def live_progress_callback() -> TrainerCallback:
 
         def on_step_end(self, args, state, control, **kwargs):
             self.bar.update(1)
-            return_freed_memory()
+            self.trim_heap()
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
@@ -238,7 +239,7 @@ def train_causal_lm(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, 
 
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=learning_rate)
     model.train()
-    losses = []
+    losses, trim_heap = [], HeapTrimmer()
     for step in (bar := tqdm(range(steps), desc="training", unit="step")):
         batch = tokenizer(texts[step % len(texts)], return_tensors="pt", truncation=True, max_length=max_length).to(model.device)
         loss = model(**batch, labels=batch["input_ids"]).loss
@@ -247,5 +248,5 @@ def train_causal_lm(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, 
         optimizer.zero_grad()
         losses.append(loss.item())
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        return_freed_memory()
+        trim_heap()
     return losses

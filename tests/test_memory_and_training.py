@@ -15,6 +15,34 @@ def test_peak_memory_sees_a_large_allocation():
     assert mem.added_mb > 150, f"a 200 MB array should show up, saw {mem.added_mb:.0f} MB"
 
 
+def test_the_heap_is_trimmed_whenever_the_memory_it_keeps_adds_up_past_the_slack(monkeypatch):
+    """Lesson 05's extra memory: glibc's heap kept every step's freed activations (RSS grew 16 MB a step)."""
+    from course_utils import memory
+
+    trims, rss = [], {"mb": 500.0}
+    monkeypatch.setattr(memory, "current_rss_mb", lambda: rss["mb"])
+    monkeypatch.setattr(memory, "return_freed_memory", lambda: (trims.append(rss["mb"]), rss.update(mb=500.0)))
+    trim_heap = memory.HeapTrimmer(slack_mb=200)
+    for mb in (500, 650, 700, 701, 650, 900):
+        rss["mb"] = mb
+        trim_heap()
+    assert trims == [500, 701, 900], "the first call sets the baseline; then only growth past 200 MB is trimmed"
+
+
+def test_the_training_callback_trims_the_heap_after_every_step(monkeypatch):
+    from types import SimpleNamespace
+
+    from course_utils import training
+
+    calls = []
+    monkeypatch.setattr(training, "HeapTrimmer", lambda: lambda: calls.append(1))
+    progress, state = training.live_progress_callback(), SimpleNamespace(max_steps=3, global_step=0)
+    progress.on_train_begin(None, state, None)
+    for _ in range(3):
+        progress.on_step_end(None, state, None)
+    assert len(calls) == 3
+
+
 def test_size_on_disk(tmp_path):
     (tmp_path / "a").write_bytes(b"x" * 1_000_000)
     (tmp_path / "sub").mkdir()
