@@ -108,6 +108,7 @@ def test_learning_rates_only_retrains_the_recipes_asked_for_and_keeps_the_other_
 
 def _lesson_row(lesson="04_lora", status="ok", seconds=200.0, rss=1500.0, together=1400.0) -> dict:
     return {"lesson": lesson, "status": status, "wall_seconds": seconds, "peak_rss_mb": rss, "all_processes_peak_mb": together,
+            "memory_cap_mb": 2000,
             "peak_cell": {"cell": 30, "first_line": "qlora_run = train_classifier(", "seconds": 60.0, "peak_mb": together},
             "cells": [{"cell": 30, "first_line": "qlora_run = train_classifier(", "seconds": 60.0, "peak_mb": together}]}
 
@@ -117,7 +118,9 @@ def _lesson_row(lesson="04_lora", status="ok", seconds=200.0, rss=1500.0, togeth
     (_lesson_row(seconds=301), "cpu", (False, True), "5.0 min (over its 5 min), peak 1.50 GB"),
     (_lesson_row(lesson="08_instruction_tuning", seconds=400), "cpu", (True, True), "6.7 min, peak 1.50 GB"),
     (_lesson_row(rss=900, together=2100), "cpu", (True, False), "3.3 min, peak 2.10 GB (over 2 GB)"),  # the processes it started count
-    (_lesson_row(status="killed: over the 2000 MB memory cap"), "cpu", (False, False), "did not finish: killed: over the 2000 MB memory cap"),
+    (_lesson_row(status="killed: over the 2000 MB memory cap (DeadKernelError) in cell 22 (train())"), "cpu", (False, False),
+     "killed at the 2 GB memory cap after 3.3 min, in cell 22"),
+    (_lesson_row(status="failed in cell 7: ValueError: no"), "cpu", (False, False), "did not finish: failed in cell 7: ValueError: no"),
     (_lesson_row(seconds=40, rss=9000), "gpu", (True, True), "40 s"),  # gpu: RAM is not the budget
 ])
 def test_each_lesson_is_judged_against_its_profiles_budgets(row, profile, within, cell):
@@ -144,3 +147,9 @@ def test_the_lessons_table_names_broken_budgets_and_where_memory_peaked():
     table = benchmark.lessons_table(rows, "cpu", 2000, None)
     assert "| 04_lora | ok | 3.3 min | 5 min | 1500.0 | 1400.0 | 2000 | yes | cell 30: `qlora_run = train_classifier(` |" in table
     assert "| 05_qlora | ok | 6.7 min | 5 min | 1500.0 | 2500 | 2000 | NO: time, NO: memory |" in table
+
+
+def test_readme_without_a_lessons_run_says_what_to_run_first(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        benchmark.main(["readme", "--profile", "tiny", "--out", str(tmp_path)])
+    assert "benchmark lessons --profile tiny` first" in capsys.readouterr().err

@@ -251,3 +251,16 @@ def test_tamper_signs_name_what_changed_and_ignore_the_lessons_libraries():
                                            "changed event hooks: pre_run_cell: __main__.hook",
                                            "changed builtins: __main__.FakeError"]
     assert tamper_signs(before, None) == ["the kernel did not answer the check of its cell-running machinery"]
+
+
+@pytest.mark.notebook
+def test_a_lesson_with_a_cell_over_the_timeout_is_reported_not_raised(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("PROFILE = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(60)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "99_demo.ipynb")
+    row = run_lesson(tmp_path / "99_demo.ipynb", tmp_path / "out.ipynb", "tiny", timeout=3)
+    assert row["status"] == "timed out: a cell ran over 3 s in cell 2 (import time)", row["status"]

@@ -3,6 +3,7 @@
     python -m course_utils.tools.benchmark lessons              # every lesson: first run, cold cache, capped at 2 GB
     python -m course_utils.tools.benchmark lessons --readme     # ... and write its figures into README's lesson table
     python -m course_utils.tools.benchmark lessons --profile tiny 04_lora 05_qlora
+    python -m course_utils.tools.benchmark readme --profile tiny   # README's column from the last lessons run
     python -m course_utils.tools.benchmark sft                  # lesson 08's LoRA/QLoRA SFT and the alternatives
     python -m course_utils.tools.benchmark sft --profile gpu --steps 20
     python -m course_utils.tools.benchmark learning-rates       # the course's learning rates, chosen on validation
@@ -43,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -375,6 +377,10 @@ def _budget(seconds: int) -> str:
 
 def readme_cell(row: dict) -> str:
     """What README's lesson table says of one measured lesson: its time and peak, and any budget it broke."""
+    if row["status"].startswith("killed"):
+        cell = re.search(r"in cell (\d+)", row["status"])
+        return (f"killed at the {row['memory_cap_mb'] / 1000:g} GB memory cap after {_duration(row['wall_seconds'])}"
+                + (f", in cell {cell[1]}" if cell else ""))
     if row["status"] != "ok":
         return f"did not finish: {row['status'][:120]}"
     text = _duration(row["wall_seconds"]) + ("" if row["within_time"] else f" (over its {_budget(row['budget_seconds'])})")
@@ -401,6 +407,12 @@ def update_readme_table(readme: str, profile: str, rows: list[dict]) -> str:
     if header is None:
         raise ValueError("README.md has no lesson table (a line starting '| # | lesson |')")
     return "".join(lines)
+
+
+def write_readme(root: Path, profile: str, rows: list[dict]) -> None:
+    readme = root / "README.md"
+    readme.write_text(update_readme_table(readme.read_text(), profile, rows))
+    print(f"README.md: the '{README_COLUMNS[profile]}' column now holds {len(rows)} lessons' figures")
 
 
 def lessons_table(rows: list[dict], profile: str, cap_mb: float | None, conversion_s: float | None) -> str:
@@ -449,17 +461,17 @@ def benchmark_lessons(root: Path, lessons: list[str], profile: str, cap_mb: floa
                                  profile, memory_cap_mb=cap_mb)
             rows.append(judge(row, profile))
             print(f"  {row['status']} in {row['wall_seconds']} s, peak {rows[-1]['peak_mb']:.0f} MB", flush=True)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "lessons.json").write_text(json.dumps({"profile": profile, "cores": os.cpu_count(), "memory_cap_mb": cap_mb,
-                                                  "llm_conversion_seconds": conversion_s, "lessons": rows}, indent=2))
-    (out / "lessons.md").write_text(lessons_table(rows, profile, cap_mb, conversion_s))
+            out.mkdir(parents=True, exist_ok=True)  # after every lesson: an interrupted run keeps what it measured
+            (out / "lessons.json").write_text(json.dumps({"profile": profile, "cores": os.cpu_count(), "memory_cap_mb": cap_mb,
+                                                          "llm_conversion_seconds": conversion_s, "lessons": rows}, indent=2))
+            (out / "lessons.md").write_text(lessons_table(rows, profile, cap_mb, conversion_s))
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.tools.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("lessons", "sft", "sft-variant", "learning-rates", "grading"))
+    parser.add_argument("what", choices=("lessons", "readme", "sft", "sft-variant", "learning-rates", "grading"))
     parser.add_argument("settings", nargs="*", help="lessons: the lesson folders (default: all); "
                                                     "sft-variant: one variant's settings as JSON")
     parser.add_argument("--memory-cap-mb", type=float, default=None,
@@ -488,10 +500,15 @@ def main(argv: list[str] | None = None) -> int:
         out = (args.out or root / "runs" / "benchmark" / args.profile).resolve()
         rows = benchmark_lessons(root, check_lessons(root, args.settings), args.profile, cap, out)
         if args.readme:
-            readme = root / "README.md"
-            readme.write_text(update_readme_table(readme.read_text(), args.profile, rows))
+            write_readme(root, args.profile, rows)
         print(f"\n{(out / 'lessons.md').read_text()}\ntable: {out / 'lessons.md'}")
         return 0 if all(r["within_time"] and r["within_memory"] for r in rows) else 1
+    if args.what == "readme":
+        measured = (args.out or root / "runs" / "benchmark" / args.profile) / "lessons.json"
+        if not measured.is_file():
+            parser.error(f"no {measured}: run `python -m course_utils.tools.benchmark lessons --profile {args.profile}` first")
+        write_readme(root, args.profile, json.loads(measured.read_text())["lessons"])
+        return 0
     if args.what == "grading":
         if args.submissions < 2 or min(args.jobs) < 1:
             parser.error("grade at least 2 submissions (one full marks, one zero) with --jobs of 1 or more")

@@ -13,8 +13,9 @@ every lesson is "ok".
 
 Memory is measured from outside the kernel too: every 0.1 s the runner adds up the resident memory (RSS) of the
 kernel and every process it starts (a library's pages shared by several processes count in each: a little more
-than a container's memory limit charges), and names the cell where the peak happened. With ``--memory-cap-mb`` a lesson whose processes
-together go over the cap is killed, as Binder's limit kills a student's kernel, and reported as failed.
+than a container's memory limit charges), and names the cell where the peak happened. With ``--memory-cap-mb``,
+a lesson whose processes together go over the cap is killed, as Binder's limit kills a student's kernel, and is
+reported as failed.
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ def _environment(**values: str):
 
 class ChildrenMemory:
     """While the block runs, sample every ``interval`` s the memory of this process's children and theirs (a notebook
-    kernel and what it starts): the sum of their RSS in MB, with the time (RSS is cheap to read; PSS, which counts a
-    shared page once, costs a walk over every page, 25 ms for a 2 GB process, a quarter of a core at this rate). With ``cap_mb``, the first sample over it
-    kills them all (``exceeded`` holds that sample): what a container's memory limit does, give or take a sample."""
+    kernel and what it starts): the sum of their RSS in MB, with the time. RSS is cheap to read; PSS, which counts a
+    shared page once, costs a walk over every page (25 ms for a 2 GB process: a quarter of a core at this rate).
+    With ``cap_mb``, the first sample over it kills them all (``exceeded`` holds that sample): what a container's
+    memory limit does, give or take a sample."""
 
     def __init__(self, cap_mb: float | None = None, interval: float = 0.1):
         self.cap_mb, self.interval = cap_mb, interval
@@ -97,8 +99,8 @@ class ChildrenMemory:
 
 
 def cell_costs(executed: Path, samples: list[tuple[float, float]]) -> list[dict]:
-    """Each code cell papermill ran in ``executed``: its index, first line, start (Unix time), seconds, and the highest memory sampled
-    while it ran (``samples`` from :class:`ChildrenMemory`; None where no sample fell inside the cell)."""
+    """Each code cell papermill ran in ``executed``: its index, first line, start (Unix time), seconds, and the
+    highest memory sampled while it ran (``samples`` from :class:`ChildrenMemory`; None where no sample fell inside)."""
     import nbformat
 
     costs = []
@@ -135,18 +137,22 @@ def run_lesson(notebook: Path, output: Path, profile: str, timeout: int = 1800, 
             status = "ok"
         except papermill.PapermillExecutionError as err:
             status = f"failed in cell {err.exec_count}: {err.ename}: {err.evalue}"[:300]
-        except Exception as err:  # the kernel died: killed at the memory cap, or by the system
-            if not memory.exceeded:
+        except Exception as err:  # the kernel died (killed at the memory cap, or by the system), or a cell ran too long
+            if memory.exceeded:
+                status = f"killed: over the {memory_cap_mb:.0f} MB memory cap ({err.__class__.__name__})"
+            elif err.__class__.__name__ == "CellTimeoutError":
+                status = f"timed out: a cell ran over {timeout} s"
+            else:
                 raise
-            status = f"killed: over the {memory_cap_mb:.0f} MB memory cap ({err.__class__.__name__})"
         seconds = time.perf_counter() - start
         recorded = Path(results_dir, f"{lesson}.json")
         metrics = json.loads(recorded.read_text()) if recorded.exists() else {}
     cells = cell_costs(output, memory.samples) if output.is_file() else []
     peak_cell = max((c for c in cells if c["peak_mb"] is not None), key=lambda c: c["peak_mb"], default=None)
-    if memory.exceeded:
-        killed_in = next((c for c in reversed(cells) if c["started"] <= memory.exceeded[0]), None)
-        status += f" in cell {killed_in['cell']} ({killed_in['first_line']})" if killed_in else ""
+    if status.startswith(("killed", "timed out")):
+        stopped_at = memory.exceeded[0] if memory.exceeded else time.time()
+        stopped_in = next((c for c in reversed(cells) if c["started"] <= stopped_at), None)
+        status += f" in cell {stopped_in['cell']} ({stopped_in['first_line']})" if stopped_in else ""
     metrics.pop("lesson", None)
     if status == "ok" and metrics.get("left_out"):
         status = ("incomplete: " + "; ".join(f"{part}: {why}" for part, why in metrics["left_out"].items()))[:300]
