@@ -120,6 +120,8 @@ def _lesson_row(lesson="04_lora", status="ok", seconds=200.0, rss=1500.0, togeth
     (_lesson_row(rss=900, together=2100), "cpu", (True, False), "3.3 min, peak 2.10 GB (over 2 GB)"),  # the processes it started count
     (_lesson_row(status="killed: over the 2000 MB memory cap (DeadKernelError) in cell 22 (train())"), "cpu", (False, False),
      "killed at the 2 GB memory cap after 3.3 min, in cell 22"),
+    (_lesson_row(status="timed out: a cell ran over 1800 s in cell 12 (EPOCHS = 2)", seconds=1812), "cpu", (False, False),
+     "a cell timed out after 30.2 min, in cell 12"),
     (_lesson_row(status="failed in cell 7: ValueError: no"), "cpu", (False, False), "did not finish: failed in cell 7: ValueError: no"),
     (_lesson_row(seconds=40, rss=9000), "gpu", (True, True), "40 s"),  # gpu: RAM is not the budget
 ])
@@ -143,8 +145,10 @@ def test_the_readme_table_gets_the_measured_figures_in_the_profiles_column_only(
 
 
 def test_the_lessons_table_names_broken_budgets_and_where_memory_peaked():
-    rows = [benchmark.judge(_lesson_row(), "cpu"), benchmark.judge(_lesson_row(lesson="05_qlora", seconds=400, together=2500), "cpu")]
+    rows = [benchmark.judge(_lesson_row(), "cpu"), benchmark.judge(_lesson_row(lesson="05_qlora", seconds=400, together=2500), "cpu"),
+            benchmark.judge(_lesson_row(lesson="10_beyond_one_device", seconds=12, status="killed: over the cap in cell 14"), "cpu")]
     table = benchmark.lessons_table(rows, "cpu", 2000, None)
+    assert "| 10_beyond_one_device | killed: over the cap in cell 14 | 12 s | 5 min | 1500.0 | 1400.0 | 2000 | NO: memory (killed) |" in table
     assert "| 04_lora | ok | 3.3 min | 5 min | 1500.0 | 1400.0 | 2000 | yes | cell 30: `qlora_run = train_classifier(` |" in table
     assert "| 05_qlora | ok | 6.7 min | 5 min | 1500.0 | 2500 | 2000 | NO: time, NO: memory |" in table
 

@@ -377,10 +377,11 @@ def _budget(seconds: int) -> str:
 
 def readme_cell(row: dict) -> str:
     """What README's lesson table says of one measured lesson: its time and peak, and any budget it broke."""
-    if row["status"].startswith("killed"):
+    if row["status"].startswith(("killed", "timed out")):
         cell = re.search(r"in cell (\d+)", row["status"])
-        return (f"killed at the {row['memory_cap_mb'] / 1000:g} GB memory cap after {_duration(row['wall_seconds'])}"
-                + (f", in cell {cell[1]}" if cell else ""))
+        stopped = (f"killed at the {row['memory_cap_mb'] / 1000:g} GB memory cap" if row["status"].startswith("killed")
+                   else "a cell timed out")
+        return f"{stopped} after {_duration(row['wall_seconds'])}" + (f", in cell {cell[1]}" if cell else "")
     if row["status"] != "ok":
         return f"did not finish: {row['status'][:120]}"
     text = _duration(row["wall_seconds"]) + ("" if row["within_time"] else f" (over its {_budget(row['budget_seconds'])})")
@@ -425,8 +426,11 @@ def lessons_table(rows: list[dict], profile: str, cap_mb: float | None, conversi
              "| lesson | status | wall time | time budget | kernel peak RSS (MB) | all processes peak RSS (MB) | memory budget (MB) | within budget | memory peaked in |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        verdict = "yes" if r["within_time"] and r["within_memory"] else ", ".join(
-            [*(["NO: time"] if not r["within_time"] else []), *(["NO: memory"] if not r["within_memory"] else [])])
+        verdict = ("yes" if r["within_time"] and r["within_memory"] else ", ".join(
+            [*(["NO: time"] if not r["within_time"] else []), *(["NO: memory"] if not r["within_memory"] else [])]))
+        if r["status"] != "ok":  # its time and memory stop where it did
+            verdict = {"killed": "NO: memory (killed)", "timed out": "NO: time (timed out)"}.get(
+                r["status"].split(":")[0], "NO: it failed")
         where = f"cell {r['peak_cell']['cell']}: `{r['peak_cell']['first_line']}`" if r["peak_cell"] else ""
         lines.append(f"| {r['lesson']} | {r['status'][:160]} | {_duration(r['wall_seconds'])} | {_budget(r['budget_seconds'])} | "
                      f"{r['peak_rss_mb']} | {r['all_processes_peak_mb']} | {r['budget_mb'] or 'GPU'} | {verdict} | {where} |")
