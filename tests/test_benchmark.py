@@ -108,7 +108,7 @@ def test_learning_rates_only_retrains_the_recipes_asked_for_and_keeps_the_other_
 
 def _lesson_row(lesson="04_lora", status="ok", seconds=200.0, rss=1500.0, together=1400.0) -> dict:
     return {"lesson": lesson, "status": status, "wall_seconds": seconds, "peak_rss_mb": rss, "all_processes_peak_mb": together,
-            "memory_cap_mb": 2000,
+            "memory_cap_mb": 2000, "measured": "2026-12-01",
             "peak_cell": {"cell": 30, "first_line": "qlora_run = train_classifier(", "seconds": 60.0, "peak_mb": together},
             "cells": [{"cell": 30, "first_line": "qlora_run = train_classifier(", "seconds": 60.0, "peak_mb": together}]}
 
@@ -148,9 +148,26 @@ def test_the_lessons_table_names_broken_budgets_and_where_memory_peaked():
     rows = [benchmark.judge(_lesson_row(), "cpu"), benchmark.judge(_lesson_row(lesson="05_qlora", seconds=400, together=2500), "cpu"),
             benchmark.judge(_lesson_row(lesson="10_beyond_one_device", seconds=12, status="killed: over the cap in cell 14"), "cpu")]
     table = benchmark.lessons_table(rows, "cpu", 2000, None)
-    assert "| 10_beyond_one_device | killed: over the cap in cell 14 | 12 s | 5 min | 1500.0 | 1400.0 | 2000 | NO: memory (killed) |" in table
-    assert "| 04_lora | ok | 3.3 min | 5 min | 1500.0 | 1400.0 | 2000 | yes | cell 30: `qlora_run = train_classifier(` |" in table
-    assert "| 05_qlora | ok | 6.7 min | 5 min | 1500.0 | 2500 | 2000 | NO: time, NO: memory |" in table
+    assert "| 10_beyond_one_device | 2026-12-01 | killed: over the cap in cell 14 | 12 s | 5 min | 1500.0 | 1400.0 | 2000 | NO: memory (killed) |" in table
+    assert "| 04_lora | 2026-12-01 | ok | 3.3 min | 5 min | 1500.0 | 1400.0 | 2000 | yes | cell 30: `qlora_run = train_classifier(` |" in table
+    assert "| 05_qlora | 2026-12-01 | ok | 6.7 min | 5 min | 1500.0 | 2500 | 2000 | NO: time, NO: memory |" in table
+
+
+def test_rerunning_some_lessons_keeps_the_other_lessons_rows(tmp_path, monkeypatch):
+    from course_utils.tools import runner
+
+    (tmp_path / "llm").mkdir()
+    (tmp_path / "llm" / "model.safetensors").touch()  # the LLM is "already converted"
+    monkeypatch.setattr("course_utils.models.converted_llm_dir", lambda: tmp_path / "llm")
+    monkeypatch.setattr(runner, "run_lesson", lambda notebook, *args, **kwargs: _lesson_row(lesson=notebook.stem, seconds=100.0))
+    earlier = [benchmark.judge(_lesson_row(lesson=lesson), "cpu") for lesson in ("00_setup", "04_lora")]
+    (tmp_path / "lessons.json").write_text(json.dumps({"profile": "cpu", "lessons": earlier}))
+    rows = benchmark.benchmark_lessons(ROOT, ["04_lora", "05_qlora"], "cpu", 2000, tmp_path)
+    assert [r["lesson"] for r in rows] == ["04_lora", "05_qlora"], "the rows of this run, for its exit code and README"
+    saved = json.loads((tmp_path / "lessons.json").read_text())["lessons"]
+    assert [(r["lesson"], r["wall_seconds"]) for r in saved] == [("00_setup", 200.0), ("04_lora", 100.0), ("05_qlora", 100.0)]
+    assert saved[0]["measured"] == "2026-12-01" and saved[1]["measured"] == saved[2]["measured"] != "2026-12-01"
+    assert "| 00_setup | 2026-12-01 | ok |" in (tmp_path / "lessons.md").read_text()
 
 
 def test_readme_without_a_lessons_run_says_what_to_run_first(tmp_path, capsys):

@@ -54,15 +54,27 @@ def test_summary_table_lists_every_lesson():
 ALLOCATE = "import time; block = bytearray({mb} * 10**6); block[::4096] = b'x' * len(block[::4096]); time.sleep({seconds})"
 
 
-def test_children_memory_counts_every_child_and_kills_them_all_over_the_cap():
+MAP_FILE = ("import mmap, time; f = open({path!r}, 'rb'); m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ); "
+            "sum(m[i] for i in range(0, len(m), 4096)); time.sleep({seconds})")
+
+
+def test_children_memory_counts_every_child_and_kills_them_all_over_the_cap(tmp_path):
     import subprocess
     import sys
 
+    shared = str(tmp_path / "weights.bin")
+    with open(shared, "wb") as f:
+        f.write(b"w" * 200_000_000)
     with ChildrenMemory() as memory:  # two children of 150 MB each: both are counted
         children = [subprocess.Popen([sys.executable, "-c", ALLOCATE.format(mb=150, seconds=1.5)]) for _ in range(2)]
         assert [child.wait(timeout=30) for child in children] == [0, 0]
     assert 300 < memory.peak_mb < 450, memory.peak_mb
     assert memory.exceeded is None
+
+    with ChildrenMemory() as memory:  # two children mapping the same 200 MB file: the page cache holds it once
+        children = [subprocess.Popen([sys.executable, "-c", MAP_FILE.format(path=shared, seconds=1.5)]) for _ in range(2)]
+        assert [child.wait(timeout=30) for child in children] == [0, 0]
+    assert 200 < memory.peak_mb < 300, memory.peak_mb
 
     with ChildrenMemory(cap_mb=250) as memory:
         children = [subprocess.Popen([sys.executable, "-c", ALLOCATE.format(mb=150, seconds=30)]) for _ in range(2)]

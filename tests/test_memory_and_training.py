@@ -60,13 +60,13 @@ def test_train_classifier_returns_a_full_record_and_respects_frozen_weights():
     from course_utils.models import verified_encoder_path
     from course_utils.training import train_classifier
 
+    tokenizer = AutoTokenizer.from_pretrained(verified_encoder_path())
     model = AutoModelForSequenceClassification.from_pretrained(verified_encoder_path(), num_labels=len(INTENTS))
     for param in model.bert.parameters():
         param.requires_grad = False  # feature extraction: only the head trains
     frozen_before = model.bert.encoder.layer[0].attention.self.query.weight.clone()
     head_before = model.classifier.weight.clone()
-    record = train_classifier(model, AutoTokenizer.from_pretrained(verified_encoder_path()), load_emails("tiny"), "tiny",
-                              name="head only", learning_rate=1e-2)
+    record = train_classifier(model, tokenizer, load_emails("tiny"), "tiny", name="head only", learning_rate=1e-2)
     assert record.trainable_params == model.classifier.weight.numel() + model.classifier.bias.numel()
     assert record.total_params == model.num_parameters()
     assert 0 < record.trainable_percent < 1
@@ -81,6 +81,15 @@ def test_train_classifier_returns_a_full_record_and_respects_frozen_weights():
         assert len(record.correct[split]) == len(data[split]) and all(isinstance(c, bool) for c in record.correct[split])
         assert sum(record.correct[split]) / len(data[split]) == pytest.approx(record.accuracy[split])
     assert "correct" not in record.as_row(), "a results table row stays flat"
+    import torch
+
+    with torch.no_grad():  # scored shortest first, given back e-mail by e-mail in the split's order
+        for split in ("test", "shifted_test"):
+            batch = tokenizer(list(data[split]["text"]), padding=True, truncation=True, max_length=64, return_tensors="pt")
+            logits = model.eval()(**batch).logits
+            clear = (logits.topk(2).values[:, 0] - logits.topk(2).values[:, 1] > 1e-4).tolist()  # no near-tie
+            expected = (logits.argmax(-1) == torch.tensor(list(data[split]["label"]))).tolist()
+            assert [c for c, ok in zip(record.correct[split], clear) if ok] == [e for e, ok in zip(expected, clear) if ok]
     # the training state, measured on the real gradients and AdamW state: 4 + 8 bytes per trainable value
     n_head = record.trainable_params
     assert record.weights_mb == pytest.approx(model.get_memory_footprint() / 1e6)

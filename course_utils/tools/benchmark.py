@@ -13,9 +13,10 @@
 (the converted instruct LLM is shared: converting it, once per install, is timed apart), with the kernel and the
 processes it starts capped at the profile's memory budget (``--memory-cap-mb``; 0: no cap). It writes
 ``lessons.md`` and ``lessons.json`` to ``runs/benchmark/<profile>/``: per lesson, the wall time against the time
-budget, the kernel's peak RSS and the peak of all its processes (RSS summed, sampled every 0.1 s) against the memory
+budget, the kernel's peak RSS and the peak of all its processes (sampled every 0.1 s, shared pages once) against the memory
 budget, the cell where memory peaked, and the slowest cells. ``--readme`` writes the times and peaks into the
-profile's column of README.md's lesson table. The exit code is 1 unless every lesson ran and kept to its budgets.
+profile's column of README.md's lesson table. Naming lessons reruns those: the other lessons keep the rows
+measured before, with their date. The exit code is 1 unless every lesson run kept to its budgets.
 
 ``sft`` trains the bundled instruct LLM with TRL's ``SFTTrainer`` on the lesson's data for a few steps per
 variant, each variant in its own process (so its peak RSS is its own), and writes ``sft.md`` and ``sft.json``
@@ -50,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 from ..layout import SOURCE_DIR, check_lessons, find_root, solution_notebook, student_notebook
@@ -420,11 +422,11 @@ def lessons_table(rows: list[dict], profile: str, cap_mb: float | None, conversi
     lines = [f"# Lessons, first run: `{profile}` profile, {os.cpu_count()} CPU cores", "",
              "Each lesson's solution notebook with an empty results cache of its own"
              + (f", its processes capped at {cap_mb:.0f} MB (killed above it, as on Binder)." if cap_mb else ", no memory cap.")
-             + " All processes: the RSS of the kernel and every process it starts, summed, sampled every 0.1 s.", "",
+             + " All processes: the kernel and every process it starts, sampled every 0.1 s, as a container's memory limit charges them (shared library pages once).", "",
              f"Converting the bundled instruct LLM (once per install, before the lessons): "
              + (f"{conversion_s:.0f} s." if conversion_s is not None else "already done."), "",
-             "| lesson | status | wall time | time budget | kernel peak RSS (MB) | all processes peak RSS (MB) | memory budget (MB) | within budget | memory peaked in |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| lesson | measured | status | wall time | time budget | kernel peak RSS (MB) | all processes peak (MB) | memory budget (MB) | within budget | memory peaked in |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         verdict = ("yes" if r["within_time"] and r["within_memory"] else ", ".join(
             [*(["NO: time"] if not r["within_time"] else []), *(["NO: memory"] if not r["within_memory"] else [])]))
@@ -432,7 +434,7 @@ def lessons_table(rows: list[dict], profile: str, cap_mb: float | None, conversi
             verdict = {"killed": "NO: memory (killed)", "timed out": "NO: time (timed out)"}.get(
                 r["status"].split(":")[0], "NO: it failed")
         where = f"cell {r['peak_cell']['cell']}: `{r['peak_cell']['first_line']}`" if r["peak_cell"] else ""
-        lines.append(f"| {r['lesson']} | {r['status'][:160]} | {_duration(r['wall_seconds'])} | {_budget(r['budget_seconds'])} | "
+        lines.append(f"| {r['lesson']} | {r.get('measured', '')} | {r['status'][:160]} | {_duration(r['wall_seconds'])} | {_budget(r['budget_seconds'])} | "
                      f"{r['peak_rss_mb']} | {r['all_processes_peak_mb']} | {r['budget_mb'] or 'GPU'} | {verdict} | {where} |")
     lines += ["", "## Where the time goes: each lesson's three slowest cells", ""]
     for r in rows:
@@ -453,6 +455,10 @@ def benchmark_lessons(root: Path, lessons: list[str], profile: str, cap_mb: floa
         began = time.perf_counter()
         verified_llm_path()
         conversion_s = time.perf_counter() - began
+    saved = out / "lessons.json"
+    kept = {}  # the lessons measured before and not run now keep their rows, with the day they were measured
+    if saved.is_file() and json.loads(saved.read_text())["profile"] == profile:
+        kept = {row["lesson"]: row for row in json.loads(saved.read_text())["lessons"] if row["lesson"] not in lessons}
     rows = []
     with tempfile.TemporaryDirectory(prefix="course-lessons-benchmark-") as scratch:
         for lesson in lessons:
@@ -463,12 +469,13 @@ def benchmark_lessons(root: Path, lessons: list[str], profile: str, cap_mb: floa
             with _environment(**{CACHE_ENV: str(cache)}):
                 row = run_lesson(root / SOURCE_DIR / lesson / f"{lesson}.ipynb", out / "executed" / f"{lesson}.ipynb",
                                  profile, memory_cap_mb=cap_mb)
-            rows.append(judge(row, profile))
+            rows.append(judge(row, profile) | {"measured": date.today().isoformat()})
             print(f"  {row['status']} in {row['wall_seconds']} s, peak {rows[-1]['peak_mb']:.0f} MB", flush=True)
+            table = sorted([*kept.values(), *rows], key=lambda r: r["lesson"])
             out.mkdir(parents=True, exist_ok=True)  # after every lesson: an interrupted run keeps what it measured
-            (out / "lessons.json").write_text(json.dumps({"profile": profile, "cores": os.cpu_count(), "memory_cap_mb": cap_mb,
-                                                          "llm_conversion_seconds": conversion_s, "lessons": rows}, indent=2))
-            (out / "lessons.md").write_text(lessons_table(rows, profile, cap_mb, conversion_s))
+            saved.write_text(json.dumps({"profile": profile, "cores": os.cpu_count(), "memory_cap_mb": cap_mb,
+                                         "llm_conversion_seconds": conversion_s, "lessons": table}, indent=2))
+            (out / "lessons.md").write_text(lessons_table(table, profile, cap_mb, conversion_s))
     return rows
 
 

@@ -11,9 +11,9 @@ beside them list each lesson's status, wall time, peak memory and the key number
 (``left_out``, e.g. a method the installed libraries refuse) is "incomplete". The exit code is 1 unless
 every lesson is "ok".
 
-Memory is measured from outside the kernel too: every 0.1 s the runner adds up the resident memory (RSS) of the
-kernel and every process it starts (a library's pages shared by several processes count in each: a little more
-than a container's memory limit charges), and names the cell where the peak happened. With ``--memory-cap-mb``,
+Memory is measured from outside the kernel too: every 0.1 s the runner adds up the memory of the kernel and every
+process it starts as a container's memory limit charges it (each process's own pages, and the pages of the files
+they share, such as PyTorch's libraries, once), and names the cell where the peak happened. With ``--memory-cap-mb``,
 a lesson whose processes together go over the cap is killed, as Binder's limit kills a student's kernel, and is
 reported as failed.
 """
@@ -50,12 +50,21 @@ def _environment(**values: str):
                 os.environ[key] = value
 
 
+def charged_mb(memory_infos: list) -> float:
+    """What a container's memory limit charges for these processes (``psutil`` memory infos), in MB: each one's own
+    pages (RSS less its shared pages), plus shared pages once, as the page cache holds one copy of a file for
+    every process that maps it. Their largest process's shared pages stand for all: processes that import the
+    same libraries (a kernel and its ``torchrun`` ranks: ~140 MB of PyTorch's each) share nearly all of theirs."""
+    own = sum(info.rss - info.shared for info in memory_infos)
+    return (own + max((info.shared for info in memory_infos), default=0)) / 1e6
+
+
 class ChildrenMemory:
     """While the block runs, sample every ``interval`` s the memory of this process's children and theirs (a notebook
-    kernel and what it starts): the sum of their RSS in MB, with the time. RSS is cheap to read; PSS, which counts a
-    shared page once, costs a walk over every page (25 ms for a 2 GB process: a quarter of a core at this rate).
-    With ``cap_mb``, the first sample over it kills them all (``exceeded`` holds that sample): what a container's
-    memory limit does, give or take a sample."""
+    kernel and what it starts): :func:`charged_mb`, with the time. It reads each process's RSS and shared pages,
+    which is cheap; PSS, exact for shared pages, costs a walk over every page (25 ms for a 2 GB process: a quarter
+    of a core at this rate). With ``cap_mb``, the first sample over it kills them all (``exceeded`` holds that
+    sample): what a container's memory limit does, give or take a sample."""
 
     def __init__(self, cap_mb: float | None = None, interval: float = 0.1):
         self.cap_mb, self.interval = cap_mb, interval
@@ -73,14 +82,14 @@ class ChildrenMemory:
 
         me = psutil.Process()
         while not self._stop.wait(self.interval):
-            processes, total = me.children(recursive=True), 0
+            processes, infos = me.children(recursive=True), []
             for process in processes:
                 try:
-                    total += process.memory_info().rss
+                    infos.append(process.memory_info())
                 except (psutil.NoSuchProcess, psutil.AccessDenied):  # it ended between the listing and the reading
                     pass
-            self.samples.append((time.time(), total / 1e6))
-            if self.cap_mb and total / 1e6 > self.cap_mb:
+            self.samples.append((time.time(), charged_mb(infos)))
+            if self.cap_mb and self.samples[-1][1] > self.cap_mb:
                 self.exceeded = self.samples[-1]
                 for process in processes:
                     try:
@@ -164,7 +173,7 @@ def run_lesson(notebook: Path, output: Path, profile: str, timeout: int = 1800, 
 
 def summary_markdown(rows: list[dict], profile: str, notebooks: str) -> str:
     lines = [f"# Course run: {notebooks} under the '{profile}' profile", "",
-             "| lesson | status | wall time (s) | kernel peak RSS (MB) | all its processes, peak RSS (MB) | key results |",
+             "| lesson | status | wall time (s) | kernel peak RSS (MB) | all its processes, peak (MB) | key results |",
              "|---|---|---|---|---|---|"]
     for row in rows:
         metrics = ", ".join(f"{k}={v}" for k, v in row["metrics"].items())
