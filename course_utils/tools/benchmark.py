@@ -499,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4], help="grading only: --jobs settings to time")
     parser.add_argument("--repeats", type=int, default=3, help="grading only: runs per --jobs setting")
     parser.add_argument("--sandbox", action="store_true", help="grading only: grade sandboxed (needs bubblewrap)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # lessons before or after the options
     if args.steps < 2:
         parser.error("--steps must be at least 2: the first step warms up and is left out")
     if args.what == "sft-variant":
