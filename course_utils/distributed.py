@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -72,13 +73,23 @@ def launch(script: str | Path, processes: int, *args: str, use_gpus: bool | None
         if process.returncode == 0 and not report.is_file():
             raise RuntimeError(f"{script.name} finished without writing its report (it must honour {REPORT_ARGUMENT})")
         if process.returncode != 0:
-            lines = output.splitlines()
-            # What the ranks printed, up to torchrun's own report of the failure.
-            end = next((i for i, line in enumerate(lines) if "failed (exitcode" in line), len(lines))
-            tail = "\n".join(lines[max(0, end - 20):end])
             raise RuntimeError(f"{script.name} on {processes} processes failed (exit code {process.returncode}); "
-                               f"its last lines:\n{tail}")
+                               f"{failure_lines(output)}")
         return json.loads(report.read_text())
+
+
+def failure_lines(output: str, most: int = 30) -> str:
+    """What to show of a failed run's output: the first Python traceback a rank printed (the error that stopped
+    it: the other ranks' errors usually follow from it), else the last lines before torchrun's own report."""
+    lines = output.splitlines()
+    end = next((i for i, line in enumerate(lines) if "failed (exitcode" in line), len(lines))
+    bare = [re.sub(r"^\[(?:default)?rank\d+\]: ?", "", line) for line in lines[:end]]  # torchrun's "[rank1]:" prefix
+    start = next((i for i, line in enumerate(bare) if line.startswith("Traceback (most recent call last)")), None)
+    if start is None:
+        return "its last lines:\n" + "\n".join(lines[max(0, end - 20):end])
+    # The traceback ends with its exception: the first line after it that is not indented.
+    stop = next((i for i in range(start + 1, end) if bare[i].strip() and not bare[i].startswith(" ")), end - 1)
+    return "its error:\n" + "\n".join(lines[start:stop + 1][-most:])
 
 
 def _stop(process: subprocess.Popen, grace: float = 10) -> None:

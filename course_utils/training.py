@@ -157,8 +157,8 @@ def train_classifier(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase,
     with a head, LoRA and other adapters.
 
     Each training batch holds e-mails of similar length (``train_sampling_strategy="group_by_length"``: random
-    groups of 50 batches, sorted within the group), so little of a batch is padding: ~30% less time a run on
-    2 CPU cores than random batches. Each split is scored shortest e-mails first for the same reason, and
+    groups of up to 50 batches, sorted by length within the group), so little of a batch is padding: ~30% less
+    time a run on 2 CPU cores than random batches. Each split is scored shortest e-mails first for the same reason, and
     ``RunRecord.correct`` is given back in the split's own order, so two runs pair up e-mail by e-mail.
     """
     import numpy as np

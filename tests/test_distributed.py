@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from course_utils.distributed import launch, loopback_bytes
+from course_utils.distributed import failure_lines, launch, loopback_bytes
 
 LESSON = ROOT / "solutions" / "10_beyond_one_device"
 
@@ -73,6 +73,17 @@ def test_launch_says_what_failed_and_stops_every_process(tmp_path):
     silent = script(tmp_path, "pass\n")
     with pytest.raises(RuntimeError, match="without writing its report"):
         launch(silent, 1, show=False)
+
+
+def test_a_failed_run_shows_the_traceback_not_the_noise_after_it():
+    noise = ["[transformers] BertForSequenceClassification LOAD REPORT", "classifier.bias | MISSING"] * 15
+    output = "\n".join(["starting", "[rank1]: Traceback (most recent call last):", '[rank1]:   File "train.py", line 3',
+                        "[rank1]:     raise ValueError('no e-mails')", "[rank1]: ValueError: no e-mails", *noise,
+                        "E1207 torch.distributed.elastic.multiprocessing.api: failed (exitcode: 1) local_rank: 1"])
+    shown = failure_lines(output)
+    assert shown.startswith("its error:") and shown.rstrip().endswith("[rank1]: ValueError: no e-mails"), shown
+    assert "LOAD REPORT" not in shown
+    assert failure_lines("\n".join(noise + ["failed (exitcode: 1)"])).startswith("its last lines:")
 
 
 def test_loopback_counter_counts_what_is_sent():
