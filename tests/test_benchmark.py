@@ -124,6 +124,8 @@ def _lesson_row(lesson="04_lora", status="ok", seconds=200.0, rss=1500.0, togeth
      "a cell timed out after 30.2 min, in cell 12"),
     (_lesson_row(status="failed in cell 7: ValueError: no"), "cpu", (False, False), "did not finish: failed in cell 7: ValueError: no"),
     (_lesson_row(seconds=40, rss=9000), "gpu", (True, True), "40 s"),  # gpu: RAM is not the budget
+    (_lesson_row(seconds=40, together=2500), "tiny", (True, True), "40 s"),  # tiny: CI's time only
+    (_lesson_row(seconds=61), "tiny", (False, True), "61 s (over its 1 min)"),
 ])
 def test_each_lesson_is_judged_against_its_profiles_budgets(row, profile, within, cell):
     judged = benchmark.judge(row, profile)
