@@ -31,7 +31,8 @@ class Profile:
     few_shot_k: tuple[int, ...]  # lesson 01/07: labelled examples per class to try
     few_shot_steps: int         # lessons 01/05/07: optimiser steps per causal-LM run; the fewest per few-shot run
     few_shot_epochs: float      # lessons 01/07: passes over a few-shot run's examples, when that is more steps
-    training_seeds: int         # lessons 01/06/07: training runs (seeds 0, 1, ...) behind each comparison they draw (tiny: 2, so CI runs the repeats)
+    training_seeds: int         # lessons 01/06/07: training runs (seeds 0, 1, ...) behind each comparison they draw (tiny: 2, so CI runs the repeats; cpu: 1, to fit 5 minutes)
+    comparison_epochs: float    # lesson 06: passes over the training e-mails, the one budget every method trains for
     llm_eval_examples: int      # lesson 08: e-mails per evaluation split the LLM answers
     sft_steps: int              # lesson 08: optimiser steps of instruction tuning (LoRA and QLoRA alike)
     sft_batch_size: int         # lesson 08: e-mails per instruction-tuning (optimiser) step
@@ -59,7 +60,8 @@ TINY = Profile(
     name="tiny", description="CI and quick checks: offline, seconds per step",
     budget="<= 60 s per lesson on 2 CPU cores", allow_hub_models=False, use_gpu=False,
     train_examples=64, eval_examples=64, max_seq_length=64, batch_size=16, train_epochs=1,
-    learning_rate=1e-4, pretrain_steps=20, few_shot_k=(1, 4), few_shot_steps=4, few_shot_epochs=1, training_seeds=2, llm_eval_examples=1,
+    learning_rate=1e-4, pretrain_steps=20, few_shot_k=(1, 4), few_shot_steps=4, few_shot_epochs=1, training_seeds=2, comparison_epochs=0.5,
+    llm_eval_examples=1,
     sft_steps=1, sft_batch_size=1, sft_micro_batch_size=1,
     sft_activation_checkpointing=False, llm_new_tokens=8, lora_ranks=(1, 8),
     unlabelled_examples=32, distillation_steps=4, llm_teacher_examples=4, distributed_steps=4,
@@ -69,7 +71,8 @@ CPU = Profile(
     name="cpu", description="laptop or Binder: the bundled encoder, all of the course data",
     budget="<= 5 min per lesson on 2 cores, <= 2 GB RAM", allow_hub_models=True, use_gpu=False,
     train_examples=500, eval_examples=400, max_seq_length=128, batch_size=16, train_epochs=4,
-    learning_rate=1e-4, pretrain_steps=300, few_shot_k=(1, 4, 16, 62), few_shot_steps=20, few_shot_epochs=2, training_seeds=3, llm_eval_examples=12,
+    learning_rate=1e-4, pretrain_steps=300, few_shot_k=(1, 4, 16, 62), few_shot_steps=20, few_shot_epochs=2, training_seeds=1, comparison_epochs=1,
+    llm_eval_examples=12,
     sft_steps=16, sft_batch_size=2, sft_micro_batch_size=1,
     sft_activation_checkpointing=True, llm_new_tokens=32, lora_ranks=(1, 8, 64),
     unlabelled_examples=500, distillation_steps=56, llm_teacher_examples=16, distributed_steps=40,
@@ -79,7 +82,8 @@ GPU = Profile(
     name="gpu", description="Colab T4 16 GB or RTX 3090/4090 24 GB: hub models, longer runs",
     budget="<= 15 min per lesson on a T4", allow_hub_models=True, use_gpu=True,
     train_examples=500, eval_examples=400, max_seq_length=256, batch_size=32, train_epochs=5,
-    learning_rate=3e-5, pretrain_steps=2000, few_shot_k=(1, 2, 4, 8, 16, 32, 62), few_shot_steps=100, few_shot_epochs=5, training_seeds=3, llm_eval_examples=400,
+    learning_rate=3e-5, pretrain_steps=2000, few_shot_k=(1, 2, 4, 8, 16, 32, 62), few_shot_steps=100, few_shot_epochs=5, training_seeds=3, comparison_epochs=2.5,
+    llm_eval_examples=400,
     sft_steps=250, sft_batch_size=8, sft_micro_batch_size=8,
     sft_activation_checkpointing=False, llm_new_tokens=32,
     lora_ranks=(1, 2, 4, 8, 16, 32, 64),

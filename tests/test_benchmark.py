@@ -76,15 +76,15 @@ def test_the_lessons_learning_rates_are_among_those_the_benchmark_tries():
     lesson_06 = re.search(r"LEARNING_RATES = (\{.*?\})\n", cells("06_peft_comparison"))
     assert lesson_06, "lesson 06 should keep its methods' learning rates in one LEARNING_RATES dict"
     chosen = ast.literal_eval(lesson_06.group(1))
-    recipes = {"head": "head on a frozen encoder, half", "full fine-tuning": "full fine-tuning, half",
-               "LoRA": "LoRA r=8 on query, value, half", "prefix tuning": "prefix tuning", "prompt tuning": "prompt tuning",
+    recipes = {"head": "head on a frozen encoder (lesson 06", "full fine-tuning": "full fine-tuning (lesson 06",
+               "LoRA": "LoRA r=8 on query, value (lesson 06", "prefix tuning": "prefix tuning", "prompt tuning": "prompt tuning",
                "(IA)3": "(IA)3"}
     assert set(chosen) == set(recipes), "every rate lesson 06 uses should come from a benchmark recipe"
     for method, rate in chosen.items():
         assert rate in next(r for n, r in tried.items() if n.startswith(recipes[method])), method
 
 
-def test_learning_rates_only_retrains_the_recipes_asked_for_and_keeps_the_other_rows(tmp_path, monkeypatch):
+def test_learning_rates_only_retrains_the_recipes_asked_for_and_reuses_rows_measured_at_the_same_budget(tmp_path, monkeypatch):
     import course_utils.training as training
     from course_utils.models import resolve_model
     from course_utils.profiles import TINY
@@ -92,17 +92,22 @@ def test_learning_rates_only_retrains_the_recipes_asked_for_and_keeps_the_other_
     calls = []
 
     def fake_train(model, tokenizer, data, profile, name, learning_rate, **kwargs):
-        calls.append((name, learning_rate))
-        return SimpleNamespace(accuracy={"validation": {1e-2: 0.2, 3e-2: 0.9, 1e-1: 0.5}[learning_rate]}, train_seconds=1.0)
+        calls.append((name, learning_rate, kwargs["num_train_epochs"]))
+        return SimpleNamespace(accuracy={"validation": {1e-2: 0.2, 3e-2: 0.9, 1e-1: 0.5, 3e-1: 0.1}[learning_rate]}, train_seconds=1.0)
 
     monkeypatch.setattr(training, "train_classifier", fake_train)
-    head = "head on a frozen encoder (HEAD_LEARNING_RATE)"
-    earlier = {"recipe": head, "learning_rate": 1e-2, "validation_accuracy": 0.7, "standard_error": 0.03, "train_seconds": 5.0}
-    (tmp_path / "learning_rates.json").write_text(json.dumps({"model": resolve_model("encoder", TINY).name, "rows": [earlier]}))
+    head, ia3 = "head on a frozen encoder (HEAD_LEARNING_RATE)", "(IA)3 (lesson 06)"
+    earlier = {"recipe": head, "budget": "1 epochs", "learning_rate": 1e-2, "validation_accuracy": 0.7, "standard_error": 0.03,
+               "train_seconds": 5.0}
+    same_budget = {**earlier, "recipe": ia3, "budget": f"{TINY.comparison_epochs:g} epochs", "validation_accuracy": 0.3}
+    other_budget = {**same_budget, "learning_rate": 3e-2, "budget": "9 epochs"}
+    (tmp_path / "learning_rates.json").write_text(json.dumps({"model": resolve_model("encoder", TINY).name,
+                                                               "rows": [earlier, same_budget, other_budget]}))
     table = benchmark.benchmark_learning_rates("tiny", tmp_path, only="(IA)3").read_text()
-    assert calls == [("(IA)3 (lesson 06)", 1e-2), ("(IA)3 (lesson 06)", 3e-2), ("(IA)3 (lesson 06)", 1e-1)]
-    assert f"| {head} | **0.01** | 0.700 |" in table, "rows measured before for other recipes stay in the table"
-    assert "| (IA)3 (lesson 06) | **0.03** | 0.900 |" in table
+    assert calls == [(ia3, rate, TINY.comparison_epochs) for rate in (3e-2, 1e-1, 3e-1)], \
+        "lesson 06's budget; the row measured at it is reused, the one measured at another budget is not"
+    assert f"| {head} | 1 epochs | **0.01** | 0.700 |" in table, "rows measured before for other recipes stay in the table"
+    assert f"| {ia3} | 0.5 epochs | 0.01 | 0.300 |" in table and f"| {ia3} | 0.5 epochs | **0.03** | 0.900 |" in table
     assert json.loads((tmp_path / "learning_rates.json").read_text())["rows"][0] == earlier
 
 

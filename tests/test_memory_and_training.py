@@ -113,6 +113,45 @@ def test_train_classifier_takes_training_arguments_own_keywords():
         train_classifier(model, tokenizer, data, "tiny", epochs=2)  # not a TrainingArguments field
 
 
+def test_gradient_accumulation_gives_the_mean_loss_not_a_multiple_of_it():
+    import math
+
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from course_utils.data import INTENTS, load_emails
+    from course_utils.models import verified_encoder_path
+    from course_utils.training import train_classifier
+
+    path = verified_encoder_path()
+    tokenizer, data = AutoTokenizer.from_pretrained(path), load_emails("tiny")
+    first_loss = {}
+    for accumulation in (1, 4):
+        torch.manual_seed(0)
+        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(INTENTS))
+        record = train_classifier(model, tokenizer, data, "tiny", eval_splits=("test",), max_steps=1,
+                                  per_device_train_batch_size=16 // accumulation, gradient_accumulation_steps=accumulation)
+        first_loss[accumulation] = record.loss_curve[0][1]
+    chance = math.log(len(INTENTS))  # a new head's loss: about ln(classes)
+    assert first_loss[1] == pytest.approx(chance, rel=0.25)
+    assert first_loss[4] == pytest.approx(first_loss[1], rel=0.25), f"4 accumulated micro-batches: {first_loss}"
+
+
+def test_tokenized_splits_are_named_by_what_they_depend_on():
+    from transformers import AutoTokenizer
+
+    from course_utils.data import load_emails
+    from course_utils.models import verified_encoder_path
+    from course_utils.training import tokenize_emails
+
+    tokenizer, test = AutoTokenizer.from_pretrained(verified_encoder_path()), load_emails("tiny")["test"]
+    short, long, again = (tokenize_emails(test, tokenizer, n) for n in (8, 16, 8))
+    assert max(map(len, short["input_ids"])) == 8 < max(map(len, long["input_ids"])) <= 16, "no result reused across lengths"
+    assert short._fingerprint != long._fingerprint and short._fingerprint == again._fingerprint
+    assert list(short["input_ids"]) == tokenizer(list(test["text"]), truncation=True, max_length=8)["input_ids"]
+    assert set(short.column_names) == {"label", "input_ids", "token_type_ids", "attention_mask"}
+
+
 def test_train_classifier_names_missing_splits():
     from datasets import DatasetDict
 

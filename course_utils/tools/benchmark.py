@@ -31,7 +31,8 @@ lesson 01's few-shot fine-tuning) at several learning rates and scores the **val
 writes ``learning_rates.md`` and ``.json``. The rule: the smallest rate within two standard errors of the best
 (one seed cannot rank rates closer than that; the smaller is the safer default). The constants in
 ``course_utils.recipes`` and lesson 01 are the rates it chose under the cpu profile (their comments quote it).
-Rates already in ``learning_rates.json`` for the same model are reused: delete it to measure all again.
+Rates already in ``learning_rates.json`` for the same model and budget (epochs or steps) are reused: delete it to
+measure all again.
 
 ``grading`` grades a class of ``--submissions`` copies of one lesson (04_lora by default; the solution and the
 untouched notebook in turn, so every grade is known: full marks and zero) with ``autograde --jobs N`` for each N,
@@ -60,7 +61,8 @@ from ..layout import SOURCE_DIR, check_lessons, find_root, solution_notebook, st
 # for the kernel and everything it starts (None: no memory budget; tiny runs in CI, and on gpu GPU memory is the
 # limit, not RAM). The lesson that trains an LLM may take longer on cpu.
 LESSON_BUDGETS = {"tiny": (60, None), "cpu": (300, 2000), "gpu": (900, None)}
-LONGER_BUDGETS = {("cpu", "08_instruction_tuning"): 600}
+# The lessons that train an LLM get 10 minutes on cpu: 08, and 09, whose first run trains lesson 08's LLM as a teacher.
+LONGER_BUDGETS = {("cpu", "08_instruction_tuning"): 600, ("cpu", "09_distillation"): 600}
 README_COLUMNS = {"tiny": "tiny (CI)", "cpu": "cpu (first run, measured)", "gpu": "gpu (first run, measured)"}
 
 # The lesson's settings (solutions/08_instruction_tuning, sections 3-6; None: the profile's), then one change each.
@@ -196,22 +198,21 @@ def choose_learning_rate(rows: list[dict]) -> dict:
     return min(close, key=lambda r: r["learning_rate"])
 
 
-# recipe: (what trains, learning rates tried, labelled e-mails per intent, share of the profile's epochs). k = None:
-# the whole train split; k = lesson 01's few-shot run on k per intent for training.few_shot_steps. Lesson 06 trains
-# its methods for half the profile's epochs, so its rates are chosen at that budget.
+# recipe: (what trains, learning rates tried, labelled e-mails per intent, the profile's field that says how many epochs).
+# k = None: the whole train split; k = lesson 01's few-shot run on k per intent for training.few_shot_steps.
 LEARNING_RATE_RECIPES = {
-    "head on a frozen encoder (HEAD_LEARNING_RATE)": ("head", (5e-4, 2e-3, 1e-2, 3e-2), None, 1.0),
-    "LoRA r=8 on query, value (ADAPTER_LEARNING_RATE)": ("lora", (1e-3, 3e-3, 1e-2), None, 1.0),
-    "full fine-tuning (the profile's learning_rate)": ("full", (3e-5, 1e-4, 3e-4), None, 1.0),
-    "head on a frozen encoder, half the epochs (lesson 06)": ("head", (2e-3, 1e-2, 3e-2, 1e-1), None, 0.5),
-    "LoRA r=8 on query, value, half the epochs (lesson 06)": ("lora", (1e-3, 3e-3, 1e-2, 3e-2), None, 0.5),
-    "full fine-tuning, half the epochs (lesson 06)": ("full", (3e-5, 1e-4, 3e-4, 1e-3), None, 0.5),
-    "few-shot, pretrained, k=16 (lesson 01's FEW_SHOT_LEARNING_RATE)": ("full", (1e-4, 3e-4, 1e-3), 16, 1.0),
-    "few-shot, random init, k=62 (lesson 01's SCRATCH_LEARNING_RATE)": ("random", (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3), 62, 1.0),
-    "prefix tuning, 20 virtual tokens (lesson 06)": ("prefix", (1e-2, 3e-2, 1e-1, 3e-1), None, 0.5),
-    "prompt tuning, 20 virtual tokens (lesson 06)": ("prompt", (1e-2, 3e-2, 1e-1, 3e-1), None, 0.5),
-    "(IA)3 (lesson 06)": ("ia3", (1e-2, 3e-2, 1e-1), None, 0.5),
-    "student, one layer in two, labels only (lesson 09's STUDENT_LEARNING_RATE)": ("student", (1e-4, 3e-4, 1e-3, 3e-3), None, 1.0),
+    "head on a frozen encoder (HEAD_LEARNING_RATE)": ("head", (5e-4, 2e-3, 1e-2, 3e-2), None, "train_epochs"),
+    "LoRA r=8 on query, value (ADAPTER_LEARNING_RATE)": ("lora", (1e-3, 3e-3, 1e-2), None, "train_epochs"),
+    "full fine-tuning (the profile's learning_rate)": ("full", (3e-5, 1e-4, 3e-4), None, "train_epochs"),
+    "head on a frozen encoder (lesson 06's budget)": ("head", (2e-3, 1e-2, 3e-2, 1e-1, 3e-1), None, "comparison_epochs"),
+    "LoRA r=8 on query, value (lesson 06's budget)": ("lora", (1e-3, 3e-3, 1e-2, 3e-2), None, "comparison_epochs"),
+    "full fine-tuning (lesson 06's budget)": ("full", (3e-5, 1e-4, 3e-4, 1e-3, 3e-3), None, "comparison_epochs"),
+    "few-shot, pretrained, k=16 (lesson 01's FEW_SHOT_LEARNING_RATE)": ("full", (1e-4, 3e-4, 1e-3), 16, "train_epochs"),
+    "few-shot, random init, k=62 (lesson 01's SCRATCH_LEARNING_RATE)": ("random", (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3), 62, "train_epochs"),
+    "prefix tuning, 20 virtual tokens (lesson 06)": ("prefix", (1e-2, 3e-2, 1e-1, 3e-1), None, "comparison_epochs"),
+    "prompt tuning, 20 virtual tokens (lesson 06)": ("prompt", (1e-2, 3e-2, 1e-1, 3e-1, 1.0), None, "comparison_epochs"),
+    "(IA)3 (lesson 06)": ("ia3", (1e-2, 3e-2, 1e-1, 3e-1), None, "comparison_epochs"),
+    "student, one layer in two, labels only (lesson 09's STUDENT_LEARNING_RATE)": ("student", (1e-4, 3e-4, 1e-3, 3e-3), None, "train_epochs"),
 }
 
 
@@ -253,23 +254,25 @@ def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Pa
     earlier = json.loads(saved.read_text()) if saved.is_file() else {}
     done = {(r["recipe"], r["learning_rate"]): r for r in earlier.get("rows", []) if earlier.get("model") == choice.name}
     rows = [r for r in done.values() if only not in r["recipe"]]  # recipes not asked for this time keep their rows
-    for recipe, (kind, rates, k, epochs) in LEARNING_RATE_RECIPES.items():
+    for recipe, (kind, rates, k, epochs_field) in LEARNING_RATE_RECIPES.items():
         if only not in recipe:
             continue
         data = DatasetDict({**emails, "train": few_shot_subset(emails["train"], k, seed=k)} if k else emails)
+        budget = {"max_steps": few_shot_steps(len(data["train"]), profile)} if k else {}
+        if kind == "student":  # lesson 09's settings: the same steps for every student, batches by length, in two halves
+            budget = {"max_steps": profile.distillation_steps, "train_sampling_strategy": "group_by_length",
+                      "per_device_train_batch_size": profile.batch_size // 2, "gradient_accumulation_steps": 2}
+        epochs = getattr(profile, epochs_field)
+        length = f"{budget['max_steps']} steps" if "max_steps" in budget else f"{epochs:g} epochs"
         for rate in rates:
-            if (recipe, rate) in done:
+            if done.get((recipe, rate), {}).get("budget") == length:  # measured before at this budget
                 rows.append(done[recipe, rate])
                 continue
-            print(f"{recipe}, learning rate {rate:g} ...", flush=True)
-            budget = {"max_steps": few_shot_steps(len(data["train"]), profile)} if k else {}
-            if kind == "student":  # lesson 09's settings: the same steps for every student, batches by length, in two halves
-                budget = {"max_steps": profile.distillation_steps, "train_sampling_strategy": "group_by_length",
-                          "per_device_train_batch_size": profile.batch_size // 2, "gradient_accumulation_steps": 2}
+            print(f"{recipe}, {length}, learning rate {rate:g} ...", flush=True)
             run = train_classifier(build(kind), tokenizer, data, profile, name=recipe, learning_rate=rate,
-                                   num_train_epochs=epochs * profile.train_epochs, eval_splits=("validation",), **budget)
+                                   num_train_epochs=epochs, eval_splits=("validation",), **budget)
             accuracy = run.accuracy["validation"]
-            rows.append({"recipe": recipe, "learning_rate": rate, "validation_accuracy": accuracy,
+            rows.append({"recipe": recipe, "budget": length, "learning_rate": rate, "validation_accuracy": accuracy,
                          "standard_error": accuracy_standard_error(accuracy, len(data["validation"])),
                          "train_seconds": run.train_seconds})
     out.mkdir(parents=True, exist_ok=True)
@@ -277,7 +280,7 @@ def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Pa
     lines = [f"# Learning rates on the validation split: {choice.name}, `{profile.name}` profile", "",
              f"{len(emails['validation'])} validation e-mails, one seed. Chosen (bold): the smallest rate within two "
              "standard errors of the best; a chosen rate at the end of its range means the range should grow.", "",
-             "| recipe | learning rate | validation accuracy | ± (1 s.e.) | training s |", "|---|---|---|---|---|"]
+             "| recipe | budget | learning rate | validation accuracy | ± (1 s.e.) | training s |", "|---|---|---|---|---|---|"]
     for recipe in LEARNING_RATE_RECIPES:
         mine = sorted((r for r in rows if r["recipe"] == recipe), key=lambda r: r["learning_rate"])
         if not mine:
@@ -285,7 +288,7 @@ def benchmark_learning_rates(profile_name: str, out: Path, only: str = "") -> Pa
         chosen = choose_learning_rate(mine)
         for r in mine:
             mark = "**" if r is chosen else ""
-            lines.append(f"| {recipe} | {mark}{r['learning_rate']:g}{mark} | {r['validation_accuracy']:.3f} | "
+            lines.append(f"| {recipe} | {r.get('budget', 'not recorded')} | {mark}{r['learning_rate']:g}{mark} | {r['validation_accuracy']:.3f} | "
                          f"{r['standard_error']:.3f} | {r['train_seconds']:.0f} |")
     (out / "learning_rates.md").write_text("\n".join(lines) + "\n")
     return out / "learning_rates.md"
