@@ -12,11 +12,13 @@ import json
 import os
 import re
 import shlex
-import subprocess
-import sys
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from .environment import environment_variables
 
 if TYPE_CHECKING:
     import torch
@@ -29,13 +31,21 @@ def launch(script: str | Path, processes: int, *args: str, use_gpus: bool | None
     """Run ``torchrun --standalone --nproc_per_node PROCESSES SCRIPT ARGS`` and return the script's report: one dict
     per rank, rank 0 first.
 
+    torchrun's own code (``torch.distributed.run``) runs in this process, as the command would in a terminal, but
+    without a Python of its own that imports PyTorch again (~150 MB, which the notebook and two ranks cannot spare
+    on Binder's 2 GB); it starts the ranks, each a process of its own, and stops them all if one fails. Their output
+    goes to files, shown only if the run fails.
+
     ``use_gpus``: a GPU per rank (default: where the machine has one per rank); otherwise the ranks run on the CPU
     cores (CUDA hidden from them), sharing them out: each rank gets ``threads // processes`` threads, where
     ``threads`` is ``$OMP_NUM_THREADS`` if set (e.g. by the test command or a grader running several kernels), else
-    the cores this process may use. That is what a fair comparison of 1 and N processes on one machine needs. On Linux gloo talks over the loopback interface only. All of them are stopped if the run
-    fails, times out or is interrupted.
+    the cores this process may use. That is what a fair comparison of 1 and N processes on one machine needs. On
+    Linux gloo talks over the loopback interface only. The ranks are stopped if the run times out or is interrupted.
     """
     import torch
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
 
     script = Path(script)
     if not script.is_file():
@@ -54,28 +64,61 @@ def launch(script: str | Path, processes: int, *args: str, use_gpus: bool | None
         command = ["torchrun", "--standalone", f"--nproc_per_node={processes}", script.name, *map(str, args)]
         if show:
             print("$", shlex.join(command), f"  # {processes} GPUs" if gpus else f"  # on CPU, {threads} thread(s) per process")
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        variables = {"OMP_NUM_THREADS": str(threads)}  # what the ranks inherit
         if not gpus:
-            env["CUDA_VISIBLE_DEVICES"] = ""  # fewer GPUs than ranks: every rank on the CPU
+            variables["CUDA_VISIBLE_DEVICES"] = ""  # fewer GPUs than ranks: every rank on the CPU
         if Path("/sys/class/net/lo").exists():
-            env["GLOO_SOCKET_IFNAME"] = "lo"  # the ranks talk over 127.0.0.1 only
-        argv = [sys.executable, "-m", "torch.distributed.run", *command[1:], REPORT_ARGUMENT, str(report)]
-        process = subprocess.Popen(argv, cwd=script.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, start_new_session=True)
+            variables["GLOO_SOCKET_IFNAME"] = "lo"  # the ranks talk over 127.0.0.1 only
+        argv = [*command[1:3], "--log-dir", scratch, "--redirects", "3",  # each rank's stdout and stderr to a file
+                str(script.resolve()), *command[4:], REPORT_ARGUMENT, str(report)]
+        timer = threading.Timer(timeout, _stop_ranks, (script.resolve(),))
+        handlers = {sig: signal.getsignal(sig) for sig in _AGENT_SIGNALS}  # torchrun takes these over to stop its ranks
         try:
-            output, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _stop(process)
-            raise TimeoutError(f"{script.name} on {processes} processes ran past {timeout:.0f} s and was stopped") from None
+            with environment_variables(**variables):
+                timer.start()
+                run(parse_args(argv))
+        except ChildFailedError as failed:
+            if not timer.is_alive():
+                raise TimeoutError(f"{script.name} on {processes} processes ran past {timeout:.0f} s and was stopped") from None
+            code, output = _first_error(failed, Path(scratch))
+            raise RuntimeError(f"{script.name} on {processes} processes failed (exit code {code}); "
+                               f"{failure_lines(output)}") from None
+        except SignalException:  # the notebook's stop button: torchrun has stopped the ranks
+            raise KeyboardInterrupt from None
         finally:
-            if process.poll() is None:  # interrupted (the notebook's stop button): take the ranks down too
-                _stop(process)
-        if process.returncode == 0 and not report.is_file():
+            timer.cancel()
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+        if not report.is_file():
             raise RuntimeError(f"{script.name} finished without writing its report (it must honour {REPORT_ARGUMENT})")
-        if process.returncode != 0:
-            raise RuntimeError(f"{script.name} on {processes} processes failed (exit code {process.returncode}); "
-                               f"{failure_lines(output)}")
         return json.loads(report.read_text())
+
+
+_AGENT_SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)]
+
+
+def _stop_ranks(script: Path) -> None:
+    """Kill this process's children that run ``script`` (a run past its time): torchrun then reports them failed."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if str(script) in child.cmdline():
+                child.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _first_error(failed, logs: Path) -> tuple[int, str]:
+    """The exit code and output (stderr, else stdout) of the rank that failed on its own: one that exited with an
+    error rather than being stopped by torchrun because another did (a negative code, a signal)."""
+    failures = sorted(failed.failures.values(), key=lambda f: (f.exitcode < 0, f.timestamp))
+    first = failures[0]
+    for stream in ("stderr", "stdout"):
+        text = "".join(path.read_text(errors="replace") for path in logs.glob(f"*/attempt_*/{first.local_rank}/{stream}.log"))
+        if text.strip():
+            return first.exitcode, text
+    return first.exitcode, ""
 
 
 def failure_lines(output: str, most: int = 30) -> str:
@@ -90,27 +133,6 @@ def failure_lines(output: str, most: int = 30) -> str:
     # The traceback ends with its exception: the first line after it that is not indented.
     stop = next((i for i in range(start + 1, end) if bare[i].strip() and not bare[i].startswith(" ")), end - 1)
     return "its error:\n" + "\n".join(lines[start:stop + 1][-most:])
-
-
-def _stop(process: subprocess.Popen, grace: float = 10) -> None:
-    """Stop torchrun and its ranks (each in a session of its own): SIGTERM, which torchrun passes on, then SIGKILL."""
-    import psutil
-
-    try:
-        family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        family = []
-    process.terminate()
-    try:
-        process.communicate(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
-    for member in family:  # psutil checks that each is still the process it was (no reused ids)
-        try:
-            member.kill()
-        except psutil.NoSuchProcess:
-            pass
-    process.communicate()
 
 
 def start_process_group() -> tuple[int, int, "torch.device"]:

@@ -7,12 +7,28 @@ import os
 import platform
 import socket
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .layout import PACKAGE as DISTRIBUTION  # the distribution whose dependencies are checked
 from .lock import OWN_BUILD, canonical, installed_versions, locked_versions, only_for_own_build, read_lock
 
 HUB_HOST = "huggingface.co"
+
+
+@contextmanager
+def environment_variables(**values: str):
+    """Set environment variables for the duration of a block (the processes started inside it inherit them)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,21 @@ def start_lesson(lesson: str, profile: Profile | str | None = None, seed: int = 
     # stderr as failed, so library deprecation chatter must not reach graded cells.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing_enable.* is deprecated.*", category=FutureWarning)
+    import random
+
     import datasets
+    import numpy as np
+    import torch
     import transformers
 
     from .plots import use_course_style
 
     active = resolve_profile(profile)
-    transformers.set_seed(seed)
+    # What transformers.set_seed does, without importing its Trainer's modules: they bring peft and bitsandbytes
+    # (90 MB per process), which lessons that never train an adapter (10's kernel) would carry for nothing.
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # every device's generator, CUDA's included
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()  # per-tensor "Loading weights" bars
     datasets.disable_progress_bars()

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from course_utils.data import (EMAILS_DIR, INTENTS, LABEL2ID, SPLITS, load_emails, load_paraphrase_probe)
+from course_utils.data import (EMAILS_DIR, INTENTS, LABEL2ID, SPLITS, load_emails, load_paraphrase_probe, read_emails)
 from course_utils.data import generate_emails as gen
 
 
@@ -83,6 +83,18 @@ def test_profile_subsets_are_balanced_and_deterministic():
 def test_missing_files_say_how_to_regenerate(tmp_path):
     with pytest.raises(FileNotFoundError, match="generate_emails"):
         load_emails(data_dir=tmp_path)
+    with pytest.raises(FileNotFoundError, match="generate_emails"):
+        read_emails("train", data_dir=tmp_path)
+
+
+def test_plain_rows_are_the_datasets_rows(emails):
+    """Lesson 10's ranks read e-mails without the datasets library: the same rows, subset and labels."""
+    for profile in ("tiny", "cpu", None):
+        splits = load_emails(profile) if profile else emails
+        for split in SPLITS:
+            assert read_emails(split, profile) == splits[split].to_list(), f"{split} under {profile}"
+    with pytest.raises(ValueError, match="the splits are train"):
+        read_emails("training")
 
 
 

@@ -1,10 +1,12 @@
 """Multi-process runs (lesson 10): the launcher, and the proof that a 2-process DDP step equals the 1-process step.
 
-Every run spawns real processes with torchrun on 127.0.0.1 (gloo) and leaves none behind.
+Every run spawns real processes with torchrun (its code run in the test's process) on 127.0.0.1 (gloo) and
+leaves none behind.
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import textwrap
 from pathlib import Path
@@ -41,7 +43,9 @@ def test_launch_gathers_one_report_row_per_rank(tmp_path, monkeypatch):
         torch.distributed.destroy_process_group()
     """)
     monkeypatch.setenv("OMP_NUM_THREADS", "4")  # the threads this process may use: 2 for each of 2 ranks
+    handler = signal.getsignal(signal.SIGINT)
     rows = launch(job, 2, "--anything", 3, show=False)
+    assert signal.getsignal(signal.SIGINT) is handler, "torchrun, run in this process, must give back the stop button"
     assert [r["rank"] for r in rows] == [0, 1] and {r["world_size"] for r in rows} == {2}
     assert {r["sum"] for r in rows} == {3.0}, "the ranks all-reduced over gloo"
     assert {r["threads"] for r in rows} == {2}, "the threads are shared out between the ranks"

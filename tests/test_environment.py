@@ -84,3 +84,28 @@ def test_what_only_your_own_torch_needs_is_yours_and_test_extras_are_not_checked
     assert "sympy" not in table.index and table.loc["torch", "status"] == "ok", table
     pretend_installed(monkeypatch, "pytest", "7.0.0")  # an optional extra (tests) at another version
     assert "pytest" not in check_versions().index
+
+
+START_TWICE = '''
+import random, sys
+import numpy as np, torch
+from course_utils.lesson import start_lesson
+draws = []
+for _ in range(2):
+    start_lesson("10_beyond_one_device", "tiny", seed=3)
+    draws.append((random.random(), float(np.random.rand()), torch.rand(2).tolist()))
+assert draws[0] == draws[1], draws
+heavy = [m for m in ("peft", "bitsandbytes") if m in sys.modules]
+assert not heavy, f"starting a lesson imported {heavy}"
+print("SEEDED")
+'''
+
+
+def test_a_lesson_starts_seeded_without_importing_the_adapter_libraries():
+    """Every generator is seeded, and nothing drags in peft and bitsandbytes (90 MB a process) for a lesson that
+    trains no adapter (lesson 10's kernel beside two ranks on Binder's 2 GB)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", START_TWICE], capture_output=True, text=True, timeout=300)
+    assert "SEEDED" in result.stdout, result.stderr[-3000:]

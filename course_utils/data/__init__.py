@@ -26,7 +26,7 @@ LABEL2ID = {label: i for i, label in enumerate(INTENTS)}
 ID2LABEL = dict(enumerate(INTENTS))
 EMAIL_FIELDS = ("id", "text", "intent", "urgency", "tone", "style", "secondary_intent")
 
-__all__ = ["INTENTS", "URGENCIES", "TONES", "SPLITS", "LABEL2ID", "ID2LABEL", "load_emails",
+__all__ = ["INTENTS", "URGENCIES", "TONES", "SPLITS", "LABEL2ID", "ID2LABEL", "load_emails", "read_emails",
            "few_shot_subset", "load_unlabelled_emails", "load_paraphrase_probe", "intent_prompt", "TRIAGE_FIELDS", "TRIAGE_LABELS",
            "TRIAGE_INSTRUCTION", "triage_answer"]
 
@@ -48,6 +48,17 @@ def load_emails(profile: Profile | str | None = None, data_dir: Path | str | Non
     """
     import datasets
 
+    features = datasets.Features({
+        **{name: datasets.Value("string") for name in EMAIL_FIELDS},
+        "label": datasets.ClassLabel(names=list(INTENTS)),
+    })
+    return datasets.DatasetDict({split: datasets.Dataset.from_list(read_emails(split, profile, data_dir), features=features)
+                                 for split in SPLITS})
+
+
+def read_emails(split: str, profile: Profile | str | None = None, data_dir: Path | str | None = None) -> list[dict]:
+    """One split's rows as :func:`load_emails` has them (the same subset, ``label`` included), as plain dicts: for a
+    process that needs a few e-mails and not the ``datasets`` library (about 50 MB of memory)."""
     folder = Path(data_dir) if data_dir else EMAILS_DIR
     missing = [s for s in SPLITS if not (folder / f"{s}.jsonl").is_file()]
     if missing:
@@ -55,23 +66,14 @@ def load_emails(profile: Profile | str | None = None, data_dir: Path | str | Non
             f"No e-mail data for {', '.join(missing)} in {folder}: regenerate it with "
             "`python -m course_utils.data.generate_emails` or reinstall the course package."
         )
-    features = datasets.Features({
-        **{name: datasets.Value("string") for name in EMAIL_FIELDS},
-        "label": datasets.ClassLabel(names=list(INTENTS)),
-    })
-    raw = datasets.DatasetDict({
-        split: datasets.Dataset.from_list(
-            [{**row, "label": LABEL2ID[row["intent"]]} for row in _read_jsonl(folder / f"{split}.jsonl")],
-            features=features)
-        for split in SPLITS
-    })
-    if profile is not None:
-        profile = resolve_profile(profile)
-        raw = datasets.DatasetDict({
-            split: _balanced_subset(ds, profile.train_examples if split == "train" else profile.eval_examples)
-            for split, ds in raw.items()
-        })
-    return raw
+    if split not in SPLITS:
+        raise ValueError(f"no split {split!r}: the splits are {', '.join(SPLITS)}")
+    rows = [{**row, "label": LABEL2ID[row["intent"]]} for row in _read_jsonl(folder / f"{split}.jsonl")]
+    if profile is None:
+        return rows
+    profile = resolve_profile(profile)
+    n = profile.train_examples if split == "train" else profile.eval_examples
+    return [rows[i] for i in _balanced_indices([row["label"] for row in rows], n)]
 
 
 def load_unlabelled_emails(n: int) -> datasets.Dataset:
@@ -122,15 +124,16 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def _balanced_subset(ds: datasets.Dataset, n: int) -> datasets.Dataset:
-    """The first ``n`` rows taken round-robin over classes, so small subsets keep every intent."""
-    if n >= len(ds):
-        return ds
+def _balanced_indices(labels: list[int], n: int) -> list[int]:
+    """The first ``n`` rows taken round-robin over classes, so small subsets keep every intent (in file order)."""
+    if n >= len(labels):
+        return list(range(len(labels)))
     by_class: dict[int, list[int]] = {}
-    for i, label in enumerate(ds["label"]):
+    for i, label in enumerate(labels):
         by_class.setdefault(label, []).append(i)
     order = [idx for group in zip(*by_class.values()) for idx in group]
-    return ds.select(sorted(order[:n]))
+    return sorted(order[:n])
+
 
 
 def load_paraphrase_probe() -> datasets.Dataset:

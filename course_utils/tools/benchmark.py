@@ -451,7 +451,8 @@ def benchmark_lessons(root: Path, lessons: list[str], profile: str, cap_mb: floa
     """Run ``lessons`` as first runs (see the module's help); write ``lessons.md``/``.json`` to ``out``; return the rows."""
     from ..cache import CACHE_ENV, cache_root
     from ..models import converted_llm_dir, verified_llm_path
-    from .runner import _environment, run_lesson
+    from ..environment import environment_variables
+    from .runner import run_lesson
 
     conversion_s = None
     if not (converted_llm_dir() / "model.safetensors").is_file():
@@ -469,7 +470,7 @@ def benchmark_lessons(root: Path, lessons: list[str], profile: str, cap_mb: floa
             cache.mkdir()
             (cache / "models").symlink_to(cache_root() / "models", target_is_directory=True)
             print(f"{lesson} under '{profile}' ...", flush=True)
-            with _environment(**{CACHE_ENV: str(cache)}):
+            with environment_variables(**{CACHE_ENV: str(cache)}):
                 row = run_lesson(root / SOURCE_DIR / lesson / f"{lesson}.ipynb", out / "executed" / f"{lesson}.ipynb",
                                  profile, memory_cap_mb=cap_mb)
             rows.append(judge(row, profile) | {"measured": date.today().isoformat()})

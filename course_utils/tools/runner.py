@@ -27,27 +27,12 @@ import signal
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from ..environment import environment_variables
 from ..layout import RELEASE_DIR, SOURCE_DIR, check_lessons, find_root
 from ..lesson import RESULTS_DIR_ENV
-
-
-@contextmanager
-def _environment(**values: str):
-    """Set environment variables (inherited by the notebook's kernel) for the duration of a block."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def charged_mb(memory_infos: list) -> float:
@@ -136,7 +121,7 @@ def run_lesson(notebook: Path, output: Path, profile: str, timeout: int = 1800, 
     lesson = notebook.stem
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as results_dir, \
-            _environment(**{RESULTS_DIR_ENV: results_dir, "COURSE_PROFILE": profile}), \
+            environment_variables(**{RESULTS_DIR_ENV: results_dir, "COURSE_PROFILE": profile}), \
             ChildrenMemory(memory_cap_mb) as memory:
         start = time.perf_counter()
         try:
