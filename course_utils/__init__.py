@@ -18,9 +18,12 @@ repository's folders) serve both. Heavy libraries are imported inside functions,
 """
 
 import logging
+import warnings
 
 __version__ = "0.1.0"
 
 # bitsandbytes warns on import, on CPUs with AVX512-BF16, that an optional kernel would need the hub (and the
 # `kernels` package). Lessons import course_utils before peft so that this harmless warning never shows.
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+# datasets' Dataset.sort passes pyarrow an option that pyarrow 25 deprecates: a FutureWarning for datasets, not students.
+warnings.filterwarnings("ignore", message="Specifying null_placement in SortOptions is deprecated", category=FutureWarning)

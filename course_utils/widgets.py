@@ -138,9 +138,11 @@ def quantisation_explorer(weights: torch.Tensor, round_trip: Callable[..., torch
     return panel
 
 
-def memory_bars(plans: Mapping[str, Mapping[str, float]], components: Sequence[str], title: str) -> tuple[Figure, list[float]]:
-    """Stacked bars of GB per component for each plan (the bars' labels are the keys), with the GPU budgets as dashed
-    lines labelled on a right-hand axis (outside the bars, so no label covers one); the figure and each bar's total."""
+def memory_bars(plans: Mapping[str, Mapping[str, float]], components: Sequence[str], title: str,
+                chosen: str | None = None) -> tuple[Figure, list[float]]:
+    """Stacked bars of GB per component for each plan (the bars' labels are the keys), the ``chosen`` plan's outlined
+    and its label in bold, with the GPU budgets as dashed lines labelled on a right-hand axis (outside the bars, so no
+    label covers one); the figure and each bar's total."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.8))
@@ -149,6 +151,10 @@ def memory_bars(plans: Mapping[str, Mapping[str, float]], components: Sequence[s
         values = [plan[part] for plan in plans.values()]
         ax.bar(list(plans), values, bottom=bottom, label=part)
         bottom = [b + v for b, v in zip(bottom, values)]
+    if chosen is not None:
+        at = list(plans).index(chosen)
+        ax.bar([at], [bottom[at]], fill=False, edgecolor="black", linewidth=2)
+        ax.get_xticklabels()[at].set_fontweight("bold")
     for gb in GPU_BUDGETS_GB.values():
         ax.axhline(gb, linestyle="--", linewidth=0.8, color="grey")
     ax.set(title=title, ylabel="GB", yscale="log" if max(bottom) > 200 else "linear")
@@ -206,7 +212,7 @@ def memory_planner(estimate: Callable[..., Mapping[str, float]], shapes: Mapping
         settings = dict(rank=rank.value, targets=chosen, seq_len=seq_len.value, batch=batch.value,
                         grad_checkpointing=checkpointing.value, double_quant=double_quant.value)
         plans = {m: estimate(shape, m, **settings) for m in TRAINING_METHODS}
-        fig, _ = memory_bars(plans, components, f"{model.value}: training memory by method")
+        fig, _ = memory_bars(plans, components, f"{model.value}: training memory by method", chosen=method.value)
         total = sum(plans[method.value][part] for part in components)
         fits = [name for name, gb in GPU_BUDGETS_GB.items() if total <= gb]
         verdict = (f"fits on: {', '.join(fits)}" if fits else "does not fit on any single GPU listed")

@@ -89,6 +89,12 @@ def test_solution_runs_under_tiny_and_its_tests_catch_wrong_answers(lesson, tmp_
     row, rows = run_probed(ROOT, lesson, tmp_path)
     assert row["status"] == "ok", row["status"]
     assert row["metrics"], "the lesson should call record_results(...) with its key numbers"
+    executed = json.loads(Path(row["executed"]).read_text())["cells"]
+    stderr = [f"cell {cell['id']}: {''.join(output['text'])[:500]}" for cell in executed
+              if cell["cell_type"] == "code" and not cell["id"].startswith("probe-")
+              for output in cell["outputs"] if output.get("name") == "stderr"]
+    assert not stderr, ("the lesson shows stderr blocks (a red block in JupyterLab): fix the cause, or silence a "
+                        f"harmless library warning at its source (course_utils/__init__.py): {stderr}")
     answers = [c["metadata"]["nbgrader"]["grade_id"] for c in _cells(solution_notebook(ROOT, lesson)) if c["metadata"].get("nbgrader", {}).get("solution")]
     assert {r["grade_id"] for r in rows if "restored" in r} == set(answers), "every exercise was probed"
     assert all(r["restored"] for r in rows if "restored" in r), "the right answer, put back, passes its tests again"
