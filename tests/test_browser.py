@@ -1,6 +1,6 @@
 """The student's view, in a real browser: JupyterLab 4 in headless Chromium (Debian's chromium, driven by playwright),
-one JupyterLab for the module, set up as Binder sets it up for students (binder/hide_instructor_panels), lessons under
-the tiny profile.
+set up as Binder sets it up for students (binder/hide_instructor_panels), lessons under the tiny profile; one
+JupyterLab and one Chromium per test worker.
 
 - Every widget (lesson 04's rank explorer, 05's bit-width explorer and memory planner, 10's sharding planner): each
   control is changed through the page (slider keys, a typed value, checkboxes, toggle buttons, dropdowns), and the
@@ -41,10 +41,11 @@ import pytest
 from conftest import ROOT
 from course_utils.layout import solution_notebook, student_notebook
 
-pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("browser")]  # one JupyterLab and one Chromium in all
+# One test per lesson, each opening it once: test workers each start their own JupyterLab (xdist's loadgroup, which
+# would keep them on one, silently stops grouping on pytest 9.2: pytest-dev/pytest-xdist#1386).
+pytestmark = pytest.mark.notebook
 SHOTS = ROOT / "runs" / "browser"
 CHROMIUM = shutil.which("chromium")
-WIDGET_LESSONS = ("04_lora", "05_qlora", "10_beyond_one_device")
 STUDENT_LESSON = "00_setup"
 # Chromium as root in a container, on a machine with no network: without the background-networking flags it keeps
 # trying to reach Google's hosts.
@@ -89,9 +90,11 @@ class Lab:
             body = response.read()
         return json.loads(body) if body else None
 
-    def shut_down_kernels(self) -> None:
+    def shut_down_kernel(self, path: str) -> None:
+        """Close the notebook's session on the server, and so its kernel (a closed page leaves it running)."""
         for session in self.api("sessions"):
-            self.api(f"sessions/{session['id']}", method="DELETE")
+            if session["path"] == path:
+                self.api(f"sessions/{session['id']}", method="DELETE")
 
 
 def free_port() -> int:
@@ -106,8 +109,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     with the instructor's panels hidden as on Binder."""
     require_browser()
     base = tmp_path_factory.mktemp("lab")
+    SHOTS.mkdir(parents=True, exist_ok=True)
     root = base / "root"
-    for lesson in WIDGET_LESSONS:
+    for lesson in WIDGETS:
         shutil.copytree(solution_notebook(ROOT, lesson).parent, root / lesson)
     shutil.copytree(student_notebook(ROOT, STUDENT_LESSON).parent, root / STUDENT_LESSON)
     config, settings = base / "config", base / "settings" / "@jupyterlab"
@@ -140,7 +144,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 if running.status("/api/status") == 200:
                     break
             except OSError:
-                time.sleep(0.5)
+                pass
+            time.sleep(0.5)
         yield running
     finally:
         server.terminate()
@@ -164,7 +169,7 @@ class Notebook:
     """A notebook open in JupyterLab, in a fresh workspace, and what a student does with it."""
 
     def __init__(self, browser, lab: Lab, path: str):
-        self.lab = lab
+        self.lab, self.path = lab, path
         self.context = browser.new_context(viewport={"width": 1280, "height": 1000})
         self.page = page = self.context.new_page()
         page.set_default_timeout(60_000)
@@ -174,7 +179,7 @@ class Notebook:
 
     def close(self) -> None:
         self.context.close()
-        self.lab.shut_down_kernels()
+        self.lab.shut_down_kernel(self.path)
 
     def menu(self, *path: str) -> None:
         """Click through the menu bar: ``menu("Run", "Run All Cells")``."""
@@ -227,22 +232,6 @@ class Notebook:
         return json.loads(self.run_new_cell(f"import json\nprint(json.dumps({expression}))"))
 
 
-@pytest.fixture(scope="module")
-def lessons(browser, lab: Lab) -> Iterator[Callable[[str], Notebook]]:
-    """``lessons(lesson)``: the lesson's solution open in JupyterLab with every cell run (once per module)."""
-    opened: dict[str, Notebook] = {}
-
-    def open_lesson(lesson: str) -> Notebook:
-        if lesson not in opened:
-            notebook = opened[lesson] = Notebook(browser, lab, f"{lesson}/{lesson}.ipynb")
-            notebook.run_all()
-        return opened[lesson]
-
-    yield open_lesson
-    for notebook in opened.values():
-        notebook.close()
-
-
 class Panel:
     """A widget on the page, found by one of its controls' labels, and the controls a student uses."""
 
@@ -280,7 +269,6 @@ class Panel:
         return self.shows()
 
     def screenshot(self, what: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^a-z0-9]+", "-", what.lower()).strip("-")
         self.locator.screenshot(path=SHOTS / f"{self.name}-{self.shots}-{slug}.png")
         self.shots += 1
@@ -369,34 +357,8 @@ def settings_after_each(steps: list[tuple], settings: dict) -> list[dict]:
     return chosen
 
 
-@pytest.mark.parametrize("lesson", WIDGET_LESSONS)
-def test_a_lesson_runs_clean_in_the_browser(lessons, lesson):
-    notebook = lessons(lesson)
-    assert not notebook.problems(), f"{lesson} shows stderr or errors in JupyterLab: {notebook.problems()}"
-    code_cells = notebook.page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_text_contents()
-    assert all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in code_cells), f"{lesson}: not every cell ran: {code_cells}"
-
-
-WIDGET_CALLS = {
-    "rank explorer": ("04_lora", "lora_rank_explorer(groups, lora_param_count, total_params, sweep)"),
-    "bit-width explorer": ("05_qlora", "quantisation_explorer(sample[:65536], round_trip)"),
-    "memory planner": ("05_qlora", 'memory_planner(estimate_training_memory, shapes, default="Llama-3.1-8B")'),
-    "sharding planner": ("10_beyond_one_device", "sharding_planner(model_states_per_gpu, shapes, "
-                                                 'methods=PLANNED_METHODS, default="Llama-3.1-70B")'),
-}
-
-
-@pytest.mark.parametrize("widget", WIDGET_CALLS)
-def test_a_widgets_plot_has_no_overlapping_labels_at_its_defaults(lessons, widget):
-    lesson, call = WIDGET_CALLS[widget]
-    notebook = lessons(lesson)
-    assert call.split("(")[0] + "(" in "".join(notebook.page.locator(".jp-Notebook .cm-content").all_text_contents()), \
-        f"{lesson} no longer builds its {widget} as `{call}`: update WIDGET_CALLS"
-    assert not default_plot_overlaps(notebook, call), f"{widget}: labels drawn over each other"
-
-
-def test_the_rank_explorer_follows_its_slider_and_checkboxes(lessons):
-    notebook = lessons("04_lora")
+def check_rank_explorer(notebook: Notebook) -> None:
+    """The slider (a key, a typed rank) and the target checkboxes."""
     panel = Panel(notebook, "rank r", "04-rank-explorer")
     qv = ["attention.self.query", "attention.self.value"]
     steps = [  # (what the student does, the action, targets, rank)
@@ -425,8 +387,8 @@ def test_the_rank_explorer_follows_its_slider_and_checkboxes(lessons):
     assert text == "Tick at least one layer type to adapt."
 
 
-def test_the_bit_width_explorer_follows_its_buttons(lessons):
-    notebook = lessons("05_qlora")
+def check_bit_width_explorer(notebook: Notebook) -> None:
+    """The bits and scheme toggle buttons."""
     panel = Panel(notebook, "bits", "05-bit-width-explorer")
     steps = [("default", None, 4, "nf"), ("8 bits", panel.button("8"), 8, "nf"),
              ("int scheme", panel.button("int"), 8, "int"), ("2 bits", panel.button("2"), 2, "int")]
@@ -443,8 +405,8 @@ def test_the_bit_width_explorer_follows_its_buttons(lessons):
     assert len(images) == len(steps), "every setting draws its own histogram"
 
 
-def test_the_memory_planner_follows_its_dropdowns_slider_and_checkboxes(lessons):
-    notebook = lessons("05_qlora")
+def check_memory_planner(notebook: Notebook) -> None:
+    """Every dropdown, the rank slider (a key, a typed rank) and both checkboxes."""
     panel = Panel(notebook, "LoRA on", "05-memory-planner")
     settings = {"model": "Llama-3.1-8B", "method": "qlora_nf4", "rank": 16, "targets": "all-linear", "seq_len": 512,
                 "batch": 1, "grad_checkpointing": True, "double_quant": True}
@@ -476,8 +438,8 @@ def test_the_memory_planner_follows_its_dropdowns_slider_and_checkboxes(lessons)
         image = new_image
 
 
-def test_the_sharding_planner_follows_its_dropdowns_and_slider(lessons):
-    notebook = lessons("10_beyond_one_device")
+def check_sharding_planner(notebook: Notebook) -> None:
+    """Every dropdown and the rank slider (a key, a typed rank)."""
     panel = Panel(notebook, "ZeRO stage", "10-sharding-planner")
     settings = {"model": "Llama-3.1-70B", "method": "full_mixed", "stage": 3, "rank": 16}
     steps = [("default", None, {}),
@@ -498,6 +460,37 @@ def test_the_sharding_planner_follows_its_dropdowns_and_slider(lessons):
             f"sharding planner after {what}: expected {shown} for {expected}, the page shows {text!r}"
         assert new_image != image or what in ONE_RANK_MORE, f"the plot follows every setting: {what}"
         image = new_image
+
+
+# Per lesson: its widgets, each as (its name, the lesson's call that builds it, the check of its controls).
+WIDGETS = {
+    "04_lora": [("rank explorer", "lora_rank_explorer(groups, lora_param_count, total_params, sweep)",
+                 check_rank_explorer)],
+    "05_qlora": [("bit-width explorer", "quantisation_explorer(sample[:65536], round_trip)", check_bit_width_explorer),
+                 ("memory planner", 'memory_planner(estimate_training_memory, shapes, default="Llama-3.1-8B")',
+                  check_memory_planner)],
+    "10_beyond_one_device": [("sharding planner", "sharding_planner(model_states_per_gpu, shapes, "
+                              'methods=PLANNED_METHODS, default="Llama-3.1-70B")', check_sharding_planner)],
+}
+
+
+@pytest.mark.parametrize("lesson", WIDGETS)
+def test_a_lessons_widgets_follow_their_controls_on_a_clean_page(browser, lab: Lab, lesson):
+    """The lesson run in the browser (Run All Cells) shows no stderr and no error; each widget's plot has no labels
+    drawn over each other at its defaults, and the widget follows each of its controls."""
+    notebook = Notebook(browser, lab, f"{lesson}/{lesson}.ipynb")
+    try:
+        notebook.run_all()
+        assert not notebook.problems(), f"{lesson} shows stderr or errors in JupyterLab: {notebook.problems()}"
+        prompts = notebook.page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_text_contents()
+        assert all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in prompts), f"{lesson}: not every cell ran: {prompts}"
+        source = "".join(notebook.page.locator(".jp-Notebook .cm-content").all_text_contents())
+        for widget, call, check in WIDGETS[lesson]:
+            assert call.split("(")[0] + "(" in source, f"{lesson} no longer builds its {widget} as `{call}`: update WIDGETS"
+            assert not default_plot_overlaps(notebook, call), f"{widget}: labels drawn over each other"
+            check(notebook)
+    finally:
+        notebook.close()
 
 
 def answers(lesson: str) -> dict[str, str]:
@@ -534,15 +527,27 @@ def validate(notebook: Notebook) -> str:
     return said
 
 
-def test_a_student_answers_runs_the_tests_and_validates(browser, lab: Lab):
-    """Lesson 00's student notebook: the first exercise answered and run, then Validate, then all answered."""
+def test_a_student_sees_validate_answers_runs_the_tests_and_validates(browser, lab: Lab):
+    """Lesson 00's student notebook as binder/hide_instructor_panels sets JupyterLab up: the Validate button, none of
+    nbgrader's instructor tools (the Nbgrader menu with Formgrader, the Create Assignment panel; the Formgrader, course
+    and assignment list on the server). Then the first exercise answered and run, Validate, all answered, Validate."""
     solved = answers(STUDENT_LESSON)
     first, *others = solved
     notebook = Notebook(browser, lab, f"{STUDENT_LESSON}/{STUDENT_LESSON}.ipynb")
     try:
+        page = notebook.page
+        menus = page.locator(".lm-MenuBar-itemLabel").all_text_contents()
+        assert {"File", "Run", "Kernel"} <= set(menus) and "Nbgrader" not in menus, menus
+        panels = " ".join(page.locator(".lm-TabBar-tab").evaluate_all("tabs => tabs.map(t => t.title || t.textContent)"))
+        assert "Table of Contents" in panels and "Create Assignment" not in panels, panels
+        assert page.get_by_role("button", name="Validate", exact=True).is_visible()
+        page.screenshot(path=SHOTS / "student-view.png")
+        hidden = ("/formgrader", "/courses", "/assignments")
+        assert {path: lab.status(path) for path in hidden} == dict.fromkeys(hidden, 404) and lab.status("/lab") == 200
+
         answer(notebook, solved[first])
         notebook.run_all()  # stops at the first exercise still unanswered
-        outputs = "\n".join(notebook.page.locator(".jp-OutputArea-output").all_text_contents())
+        outputs = "\n".join(page.locator(".jp-OutputArea-output").all_text_contents())
         assert f"{first.removesuffix('_answer')}: all visible tests passed" in outputs, \
             f"the answered exercise's tests pass in the browser:\n{outputs[-2000:]}"
         assert "NotImplementedError" in "".join(notebook.problems()), "the next exercise is still unanswered"
@@ -559,22 +564,3 @@ def test_a_student_answers_runs_the_tests_and_validates(browser, lab: Lab):
         assert "Success! Your notebook passes all the tests." in said, said[:3000]
     finally:
         notebook.close()
-
-
-def test_students_see_validate_and_none_of_the_instructor_tools(browser, lab: Lab):
-    """As binder/hide_instructor_panels sets it up: no Nbgrader menu (Formgrader), no Create Assignment panel, no
-    Formgrader, course or assignment list on the server; the Validate button."""
-    notebook = Notebook(browser, lab, f"{STUDENT_LESSON}/{STUDENT_LESSON}.ipynb")
-    try:
-        page = notebook.page
-        menus = page.locator(".lm-MenuBar-itemLabel").all_text_contents()
-        assert {"File", "Run", "Kernel"} <= set(menus) and "Nbgrader" not in menus, menus
-        panels = page.locator(".lm-TabBar-tab").evaluate_all("tabs => tabs.map(t => t.title || t.textContent)")
-        assert "Table of Contents" in " ".join(panels) and "Create Assignment" not in " ".join(panels), panels
-        assert page.get_by_role("button", name="Validate", exact=True).is_visible()
-        page.screenshot(path=SHOTS / "student-view.png")
-    finally:
-        notebook.close()
-    assert {path: lab.status(path) for path in ("/formgrader", "/courses", "/assignments")} == \
-        dict.fromkeys(("/formgrader", "/courses", "/assignments"), 404)
-    assert lab.status("/lab") == 200

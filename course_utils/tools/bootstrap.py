@@ -95,8 +95,7 @@ def main(argv: list[str]) -> int:
                                 *as_root, *extra], cwd=ROOT, env=env)
     # One thread per test worker: notebooks run in parallel, and oversubscribed cores slow torch down.
     env.update(COURSE_PROFILE=env.get("COURSE_PROFILE", "tiny"), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
-    # loadgroup: the tests of one group (the browser's: one JupyterLab) run on one worker, the rest spread out.
-    workers = ["-n", os.environ.get("COURSE_TEST_WORKERS", "3"), "--dist", "loadgroup", "--durations=10"]
+    workers = ["-n", os.environ.get("COURSE_TEST_WORKERS", "3"), "--durations=10"]
     lanes = [[]] if "-m" in extra else [["-m", "not notebook"], ["-m", "notebook"]]
     codes = []
     for lane in lanes:
